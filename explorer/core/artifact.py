@@ -1,0 +1,263 @@
+"""Reward artifacts: a directory a policy (or a colleague) can load without code.
+
+    my-artifact/
+      artifact.json         metadata: format, world (name + sha256 of its file),
+                            architecture, psi, training config, edits (flags and
+                            patches applied), metrics, version and parent
+      weights.safetensors   E_theta's tensors, the patch kernels, D_E and D_neg
+
+Only JSON and safetensors are read: loading never unpickles or executes
+anything. The weights file is named in the metadata, must be a plain file name
+inside the directory, and must match the recorded sha256, so a tampered or
+swapped file is refused. Saving is atomic: a crash leaves the old artifact or
+the new one, never a mix.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.numpy import load as st_load, save as st_save
+
+from worlds.errors import InputError
+
+from .expertness import Architecture, MoEAutoencoder
+from .mapping import Psi
+from .patches import PatchSet
+from .reward_model import RewardModel, TrainingConfig
+
+ARTIFACT_FORMAT = "reward-explorer-artifact"
+ARTIFACT_VERSION = 1
+META_FILE = "artifact.json"
+WEIGHTS_FILE = "weights.safetensors"
+MAX_META_BYTES = 20_000_000
+
+
+class ArtifactError(InputError):
+    """An artifact directory that cannot be loaded (damaged, foreign, tampered)."""
+
+
+def _tensors(model: RewardModel) -> dict[str, np.ndarray]:
+    out = {f"expertness.{k}": v.detach().cpu().numpy().astype(np.float32)
+           for k, v in model.expertness.state_dict().items()}
+    ps = model.patches
+    out.update({"patches.centers": ps.centers.astype(np.float32),
+                "patches.bandwidths": ps.bandwidths.astype(np.float32),
+                "patches.amplitudes": ps.amplitudes.astype(np.float32),
+                "patches.flag_ids": ps.flag_ids.astype(np.int64),
+                "data.expert_samples": np.asarray(model.expert_samples, np.float32),
+                "data.negatives": np.asarray(model.negatives, np.float32).reshape(-1, 3)})
+    return {k: np.ascontiguousarray(v) for k, v in out.items()}
+
+
+def metadata(model: RewardModel, weights_sha256: str) -> dict:
+    return {
+        "format": ARTIFACT_FORMAT,
+        "format_version": ARTIFACT_VERSION,
+        "version": model.version,
+        "parent": model.parent,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "world": {"name": model.world_name, "sha256": model.world_hash},
+        "architecture": {"kind": "moe-autoencoder", **model.architecture.to_dict()},
+        "psi": model.psi.to_dict(),
+        "mapping": "g_psi(L) = clip(exp(-k (L - l_min) / (l_max - l_min)), 0, 1)",
+        "training": model.config.to_dict(),
+        "patches": len(model.patches),
+        "negatives": int(len(model.negatives)),
+        "edits": model.edits,
+        "metrics": model.metrics,
+        "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
+    }
+
+
+def save(model: RewardModel, directory: str | Path, overwrite: bool = False) -> Path:
+    directory = Path(directory)
+    if directory.exists() and not overwrite and any(directory.iterdir()):
+        raise ArtifactError(str(directory), "", "a new or empty directory (pass --force to replace it)",
+                            "an existing, non-empty directory")
+    blob = st_save(_tensors(model), metadata={"format": ARTIFACT_FORMAT,
+                                              "format_version": str(ARTIFACT_VERSION)})
+    meta = metadata(model, hashlib.sha256(blob).hexdigest())
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}.tmp-"))
+    try:
+        for name, data in ((WEIGHTS_FILE, blob),
+                           (META_FILE, json.dumps(meta, indent=2, allow_nan=False).encode())):
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
+            os.replace(directory, old)
+            os.replace(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, directory)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+# ------------------------------------------------------------------ loading
+def _req(meta: dict, key: str, kind, src: str, path: str = "$") -> Any:
+    if key not in meta:
+        raise ArtifactError(src, f"{path}.{key}", "this field (it is required)", has_got=False)
+    v = meta[key]
+    if kind is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise ArtifactError(src, f"{path}.{key}", "a finite number", v)
+        return float(v)
+    if kind is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ArtifactError(src, f"{path}.{key}", "a whole number", v)
+        return v
+    if not isinstance(v, kind):
+        raise ArtifactError(src, f"{path}.{key}", f"a {kind.__name__}", v)
+    return v
+
+
+def read_metadata(directory: str | Path) -> dict:
+    directory = Path(directory)
+    src = str(directory / META_FILE)
+    if not directory.is_dir():
+        raise ArtifactError(str(directory), "", "an artifact directory", "no such directory")
+    try:
+        raw = (directory / META_FILE).read_bytes()
+    except OSError as exc:
+        raise ArtifactError(src, "", f"a readable {META_FILE}", exc.strerror or str(exc)) from None
+    if len(raw) > MAX_META_BYTES:
+        raise ArtifactError(src, "", f"at most {MAX_META_BYTES} bytes", len(raw))
+    try:
+        meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ArtifactError(src, "", "UTF-8 JSON", str(exc)[:120]) from None
+    if not isinstance(meta, dict):
+        raise ArtifactError(src, "$", "a JSON object", type(meta).__name__)
+    if meta.get("format") != ARTIFACT_FORMAT:
+        raise ArtifactError(src, "$.format", repr(ARTIFACT_FORMAT) + " (not a reward artifact)",
+                            meta.get("format"))
+    fv = _req(meta, "format_version", int, src)
+    if fv > ARTIFACT_VERSION:
+        raise ArtifactError(src, "$.format_version", f"<= {ARTIFACT_VERSION}: written by a newer "
+                            "version of the program; upgrade to open it", fv)
+    if fv < 1:
+        raise ArtifactError(src, "$.format_version", "a version >= 1", fv)
+    return meta
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def load(directory: str | Path) -> RewardModel:
+    directory = Path(directory)
+    meta = read_metadata(directory)
+    src = str(directory / META_FILE)
+    weights = _req(meta, "weights", dict, src)
+    fname = _req(weights, "file", str, src, "$.weights")
+    # A plain file name in this directory: metadata must not point anywhere else.
+    if fname != os.path.basename(fname) or fname in ("", ".", "..") or "/" in fname or "\\" in fname:
+        raise ArtifactError(src, "$.weights.file", "a plain file name inside the artifact directory", fname)
+    wpath = directory / fname
+    if wpath.is_symlink() or not wpath.is_file():
+        raise ArtifactError(str(wpath), "", "a regular weights file (not a link)", "missing or not a file")
+    blob = wpath.read_bytes()
+    expected_sha = _req(weights, "sha256", str, src, "$.weights")
+    if hashlib.sha256(blob).hexdigest() != expected_sha:
+        raise ArtifactError(str(wpath), "", "the sha256 recorded in artifact.json (the weights were "
+                            "changed or replaced)", hashlib.sha256(blob).hexdigest()[:16] + "...")
+    try:
+        tensors = st_load(blob)
+    except (SafetensorError, Exception) as exc:  # safetensors raises several types on garbage
+        raise ArtifactError(str(wpath), "", "a safetensors file", str(exc)[:120]) from None
+
+    arch_d = _req(meta, "architecture", dict, src)
+    if arch_d.get("kind") != "moe-autoencoder":
+        raise ArtifactError(src, "$.architecture.kind", "'moe-autoencoder'", arch_d.get("kind"))
+    arch = Architecture(dim=_bounded_int(arch_d, "dim", 3, 3, src),
+                        experts=_bounded_int(arch_d, "experts", 1, 64, src),
+                        bottleneck=_bounded_int(arch_d, "bottleneck", 1, 3, src))
+    lo = tensors.get("expertness.lo")
+    hi = tensors.get("expertness.hi")
+    if lo is None or hi is None:
+        raise ArtifactError(str(wpath), "expertness.lo", "the normalisation tensors lo/hi", "missing")
+    net = MoEAutoencoder(arch, lo, hi)
+    expected = {f"expertness.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+    state = {}
+    for name, shape in expected.items():
+        if name not in tensors:
+            raise ArtifactError(str(wpath), name, f"a tensor of shape {shape}", "missing")
+        arr = tensors[name]
+        if tuple(arr.shape) != shape:
+            raise ArtifactError(str(wpath), name, f"shape {shape} (from the architecture in artifact.json)",
+                                tuple(arr.shape))
+        if not np.all(np.isfinite(arr)):
+            raise ArtifactError(str(wpath), name, "finite values", "NaN or inf")
+        state[name.split(".", 1)[1]] = torch.from_numpy(arr.astype(np.float32).copy())
+    net.load_state_dict(state)
+    net.eval()
+
+    def arr(name: str, ncol: int | None, dtype) -> np.ndarray:
+        if name not in tensors:
+            raise ArtifactError(str(wpath), name, "this tensor", "missing")
+        a = tensors[name]
+        if (ncol is not None and (a.ndim != 2 or a.shape[1] != ncol)) or (ncol is None and a.ndim != 1):
+            raise ArtifactError(str(wpath), name, f"shape (n, {ncol})" if ncol else "shape (n,)", a.shape)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            raise ArtifactError(str(wpath), name, "finite values", "NaN or inf")
+        return a.astype(dtype)
+
+    patches = PatchSet(arr("patches.centers", 3, np.float32), arr("patches.bandwidths", None, np.float32),
+                       arr("patches.amplitudes", None, np.float32), arr("patches.flag_ids", None, np.int64))
+    n = len(patches.bandwidths)
+    if not (len(patches.centers) == n == len(patches.amplitudes) == len(patches.flag_ids)):
+        raise ArtifactError(str(wpath), "patches", "equal numbers of centres, bandwidths, amplitudes, ids",
+                            [len(patches.centers), n, len(patches.amplitudes), len(patches.flag_ids)])
+    if n != _req(meta, "patches", int, src):
+        raise ArtifactError(src, "$.patches", f"{n} (the kernels in the weights file)", meta["patches"])
+    if n and (np.any(patches.bandwidths <= 0) or np.any(patches.amplitudes < 0)):
+        raise ArtifactError(str(wpath), "patches.bandwidths", "bandwidths > 0 and amplitudes >= 0", "other")
+
+    psi_d = _req(meta, "psi", dict, src)
+    try:
+        psi = Psi(_req(psi_d, "l_min", float, src, "$.psi"), _req(psi_d, "l_max", float, src, "$.psi"),
+                  _req(psi_d, "k", float, src, "$.psi"))
+    except ValueError as exc:
+        raise ArtifactError(src, "$.psi", "a valid mapping (l_min >= 0, l_max > l_min, k > 0)", str(exc)) from None
+    tr = _req(meta, "training", dict, src)
+    try:
+        config = TrainingConfig(**tr)
+    except TypeError:
+        raise ArtifactError(src, "$.training", "the training config keys " +
+                            ", ".join(TrainingConfig().to_dict()), sorted(tr)) from None
+    world = _req(meta, "world", dict, src)
+    parent = meta.get("parent")
+    if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
+        raise ArtifactError(src, "$.parent", "a version number or null", parent)
+    edits = _req(meta, "edits", list, src)
+    metrics = _req(meta, "metrics", dict, src)
+    return RewardModel(expertness=net, psi=psi, patches=patches,
+                       world_name=_req(world, "name", str, src, "$.world"),
+                       world_hash=_req(world, "sha256", str, src, "$.world"), config=config,
+                       expert_samples=arr("data.expert_samples", 3, np.float32),
+                       negatives=arr("data.negatives", 3, np.float32), edits=edits,
+                       metrics=metrics, version=_req(meta, "version", int, src), parent=parent)
+
+
+def _bounded_int(d: dict, key: str, lo: int, hi: int, src: str) -> int:
+    v = _req(d, key, int, src, "$.architecture")
+    if not lo <= v <= hi:
+        raise ArtifactError(src, f"$.architecture.{key}", f"a whole number from {lo} to {hi}", v)
+    return v

@@ -1,0 +1,80 @@
+"""Interactionless training of E_theta (Eq. 2 of arXiv 2602.14844).
+
+    max_{theta, psi}  E_{s~D_E}[beta g_psi(E_theta(s))] - E_{s~D_neg}[beta g_psi(E_theta(s))]
+
+With beta = 1 and g_psi monotone decreasing in the error, maximising the first
+term is minimising the reconstruction error of E_theta on the expert samples D_E.
+D_neg is empty at first (non-expert regions are negative only implicitly); the
+data-driven refinement adds flagged states to it and pushes their error above a
+margin. Nothing here calls the world's true reward or steps an environment: the
+only data are the expert samples.
+
+psi is calibrated on an absolute error scale (l_max), as the authors do: with ~20
+samples the autoencoder fits them almost exactly, so a percentile of the training
+error would be ~0 and the landscape would collapse onto the samples themselves.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from worlds import World
+
+from .expertness import Architecture, MoEAutoencoder
+from .mapping import Psi
+from .patches import PatchSet
+from .reward_model import RewardModel, TrainingConfig
+
+
+def config_for(world: World, **overrides) -> TrainingConfig:
+    values = {**world.model_defaults, **{k: v for k, v in overrides.items() if v is not None}}
+    return TrainingConfig(**values)
+
+
+def train_steps(world: World, config: TrainingConfig | None = None,
+                report_every: int = 100) -> Iterator[tuple[int, float, RewardModel | None]]:
+    """Train from the world's expert samples. Yields (step, loss, None) every
+    ``report_every`` steps and finally (steps, loss, model), so a GUI or CLI can
+    show progress and stop early."""
+    config = config or config_for(world)
+    torch.manual_seed(config.seed)
+    samples = world.expert_samples()
+    arch = Architecture(dim=3, experts=config.experts, bottleneck=config.bottleneck)
+    net = MoEAutoencoder(arch, world.bounds_min, world.bounds_max)
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    x = torch.as_tensor(samples)
+    loss_value = float("nan")
+    for step in range(1, config.steps + 1):
+        opt.zero_grad()
+        loss = net.error(x).mean()
+        loss.backward()
+        opt.step()
+        loss_value = float(loss.detach())
+        if not np.isfinite(loss_value):
+            raise FloatingPointError(f"training diverged at step {step} (loss {loss_value})")
+        if step % report_every == 0 and step < config.steps:
+            yield step, loss_value, None
+    net.eval()
+    train_err = net.error_np(samples)
+    l_min = float(train_err.min())
+    psi = Psi(l_min=l_min, l_max=max(config.l_max, l_min * 1.001 + 1e-9), k=config.k)
+    model = RewardModel(expertness=net, psi=psi, patches=PatchSet.empty(),
+                        world_name=world.name, world_hash=world.file_hash, config=config,
+                        expert_samples=samples)
+    model.metrics["train_error_max"] = float(train_err.max())
+    model.metrics["train_error_mean"] = float(train_err.mean())
+    model.edits.append({"op": "train", "steps": config.steps, "seed": config.seed,
+                        "final_loss": loss_value})
+    yield config.steps, loss_value, model
+
+
+def train(world: World, config: TrainingConfig | None = None,
+          progress: Callable[[int, float], None] | None = None) -> RewardModel:
+    model = None
+    for step, loss, model in train_steps(world, config):
+        if progress is not None:
+            progress(step, loss)
+    assert model is not None
+    return model

@@ -1,0 +1,199 @@
+"""Phase 3 refinement: the paper's three editing operations on a reward model.
+
+* ``sculpt``            -- functional sculpting: a new psi, E_theta untouched;
+* ``local_patch``       -- flags become Gaussian suppression kernels;
+* ``DataDrivenPatch``   -- flagged states join D_neg and E_theta is fine-tuned.
+
+Every operation returns a *new* model version (the input is never changed), is
+recorded in ``model.edits``, and is followed by ``regression_check``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .flags import Flag
+from .landscape import Landscape
+from .mapping import Psi
+from .metrics import in_flags, spearman
+from .patches import PatchSet, kernel_field
+from .reward_model import RewardModel
+
+BASIN_CAP = 0.10           # no basin cell may lose more than 10% of its reward
+BW_MIN, BW_MAX = 0.03, 0.30
+MIN_AMPLITUDE = 0.05
+
+
+class RefinementError(ValueError):
+    """A refinement that cannot be run as asked (empty flags, NaN, no effect)."""
+
+
+def check_flags(flags: list[Flag]) -> None:
+    if not flags:
+        raise RefinementError("no flags to refine with: add a flag on a spurious region first")
+    for f in flags:
+        if not np.all(np.isfinite(f.center)) or not np.isfinite(f.radius) or f.radius <= 0:
+            raise RefinementError(f"flag #{f.id} has a non-finite centre or a radius <= 0")
+
+
+# ---------------------------------------------------------------- sculpting
+def sculpt(model: RewardModel, psi: Psi) -> RewardModel:
+    """Reshape g_psi; E_theta and the patches are kept."""
+    child = model.next_version()
+    child.psi = psi
+    child.edits.append({"op": "sculpt", "from": model.psi.to_dict(), "to": psi.to_dict()})
+    return child
+
+
+# ------------------------------------------------------------ local patches
+def bandwidth_for(distance: np.ndarray, boundary: float) -> np.ndarray:
+    """'Wide far, narrow near': clip((d - B) * 0.5, 0.03, 0.30), as the authors do."""
+    if not np.isfinite(boundary):
+        boundary = 0.0
+    return np.clip((np.asarray(distance) - boundary) * 0.5, BW_MIN, BW_MAX).astype(np.float32)
+
+
+@dataclass
+class PatchReport:
+    kernels_added: int = 0
+    cells_suppressed: int = 0
+    refused: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"kernels_added": self.kernels_added, "cells_suppressed": self.cells_suppressed,
+                "refused": self.refused, "messages": self.messages}
+
+
+def local_patch(model: RewardModel, land: Landscape, flags: list[Flag],
+                cap: float = BASIN_CAP) -> tuple[RewardModel, PatchReport]:
+    """Place suppression kernels on the flagged cells that are above the floor.
+
+    Candidates are handled far-from-support first. Each kernel's bandwidth follows
+    the distance rule and is at most the flag's radius; if it would cost a basin
+    cell more than ``cap`` of its reward (per patch, or cumulatively against the
+    unpatched reward) its bandwidth is halved down to 0.03 and then its amplitude
+    is lowered; a kernel that cannot stay within the cap at all is refused, with
+    the reason."""
+    check_flags(flags)
+    world = land.world
+    floor = world.floor
+    report = PatchReport()
+    base = land.unpatched()                 # reward before any kernel
+    field = land.patch_field.copy()         # current kernel sum on the grid
+    served = np.maximum(0.0, base - np.minimum(field, 1.0))
+    served_before = served.copy()
+    basin = land.basin_mask(served)
+    bpts = land.points[basin]
+    b_base, b_before = base[basin], served_before[basin]
+    b_field0 = field[basin].copy()
+    b_field = b_field0.copy()
+    new = PatchSet.empty()
+    cs, bws, amps, ids = [], [], [], []
+    refused_near_basin = 0
+    for flag in flags:
+        inside = np.nonzero(in_flags(land.points, [flag]))[0]
+        todo = inside[served[inside] > floor]
+        if len(inside) == 0:
+            report.messages.append(f"flag #{flag.id}: no grid cell inside it (radius {flag.radius:g} "
+                                   f"is smaller than the grid spacing); nothing to patch")
+            continue
+        if len(todo) == 0:
+            report.messages.append(f"flag #{flag.id}: every cell inside is already below the floor "
+                                   f"{floor:g}; no patch needed")
+            continue
+        todo = todo[np.argsort(-land.distance[todo], kind="stable")]
+        for cell in todo:
+            if served[cell] <= floor:          # an earlier kernel already covered it
+                continue
+            c = land.points[cell]
+            bw = float(min(bandwidth_for(land.distance[cell], world.boundary), max(flag.radius, BW_MIN)))
+            amp, reason = _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
+                                     floor * 1.001)
+            while amp < 1.0 and bw > BW_MIN:
+                bw = max(BW_MIN, bw / 2)
+                amp, reason = _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
+                                     floor * 1.001)
+            if amp < MIN_AMPLITUDE:
+                refused_near_basin += 1
+                if len(report.refused) < 5:
+                    report.refused.append(
+                        f"flag #{flag.id}: no kernel at ({', '.join(f'{v:+.2f}' for v in c)}) "
+                        f"{land.distance[cell]:.2f} from the support fits the basin cap: {reason}")
+                continue
+            cs.append(c)
+            bws.append(bw)
+            amps.append(amp)
+            ids.append(flag.id)
+            k = kernel_field(land.points, c[None], np.float32([bw]), np.float32([amp]))
+            field += k
+            b_field += k[basin]
+            served = np.maximum(0.0, base - np.minimum(field, 1.0))
+    if refused_near_basin > len(report.refused):
+        report.refused.append(f"... {refused_near_basin} kernels refused in all")
+    if cs:
+        new = PatchSet(np.float32(cs), np.float32(bws), np.float32(amps), np.int64(ids))
+    report.kernels_added = len(new)
+    report.cells_suppressed = int(((served_before > floor) & (served <= floor)).sum())
+    if report.kernels_added == 0:
+        raise RefinementError("the flags produced no patch: " + "; ".join(report.messages + report.refused))
+    child = model.next_version()
+    child.patches = model.patches.copy()
+    child.patches.extend(new)
+    child.edits.append({"op": "local_patch", "flags": [f.to_dict() for f in flags],
+                        "kernels_added": report.kernels_added, "refused": len(report.refused),
+                        "cap": cap})
+    return child, report
+
+
+def _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
+                floor_margin) -> tuple[float, str]:
+    """Largest amplitude (<= 1) for a kernel at c that keeps every basin cell within the
+    cap, per patch (vs. the reward before this patch) and cumulatively (vs. unpatched)."""
+    if len(bpts) == 0:
+        return 1.0, ""
+    k = np.exp(-np.sum((bpts - c) ** 2, axis=1) / (2 * bw * bw))
+    # Loss of a cell = min(reward, field); keep field within the allowed budget.
+    # ... and never push a basin cell below the floor (the basin must not shrink).
+    allowed_total = np.minimum(cap * b_base, b_base - floor_margin) - b_field
+    allowed_patch = cap * b_before - (b_field - b_field0)
+    allowed = np.minimum(allowed_total, allowed_patch)
+    touched = k > 1e-6
+    if not touched.any():
+        return 1.0, ""
+    ratio = np.where(touched, np.maximum(allowed, 0.0) / np.maximum(k, 1e-12), np.inf)
+    amp = float(min(1.0, ratio.min()))
+    worst = int(np.argmin(ratio))
+    reason = (f"basin cell at distance {np.linalg.norm(bpts[worst] - c):.2f} would lose more "
+              f"than {cap:.0%} of its reward")
+    return amp, reason
+
+
+# ---------------------------------------------------------------- checking
+def regression_check(land_before_reward: np.ndarray, land: Landscape,
+                     cap: float = BASIN_CAP) -> dict:
+    """Re-evaluate the basin after a refinement and say what changed."""
+    after = land.reward()
+    ref_basin = land.basin_mask(land_before_reward)
+    now_basin = land.basin_mask(after)
+    ref = land_before_reward[ref_basin]
+    loss = 1.0 - after[ref_basin] / np.maximum(ref, 1e-12) if ref_basin.any() else np.zeros(0)
+    expert_before = None
+    out = {
+        "basin_cells_before": int(ref_basin.sum()),
+        "basin_cells_after": int(now_basin.sum()),
+        "basin_retention": float(after[ref_basin].sum() / ref.sum()) if ref_basin.any() else 1.0,
+        "basin_worst_cell_loss": float(loss.max()) if loss.size else 0.0,
+        "flaws_before": int(land.flaw_mask(land_before_reward).sum()),
+        "flaws_after": int(land.flaw_mask(after).sum()),
+    }
+    del expert_before
+    out["passed"] = bool(out["basin_worst_cell_loss"] <= cap + 1e-6
+                         and out["basin_cells_after"] >= out["basin_cells_before"])
+    return out
+
+
+def expert_rank_correlation(before: RewardModel, after: RewardModel) -> float:
+    s = before.expert_samples
+    return spearman(before.reward(s), after.reward(s))
