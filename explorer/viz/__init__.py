@@ -1,0 +1,1 @@
+"""Scene building and headless figures (pyvista, no Qt)."""

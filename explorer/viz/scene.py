@@ -1,0 +1,222 @@
+"""Build the explorer's 3D scene on *any* pyvista plotter.
+
+The same functions serve the Qt window (a pyvistaqt ``QtInteractor``), the CLI's
+off-screen ``render`` and the tests. The landscape mesh is created once; later
+reward values are written into ``mesh["reward"]`` in place and the plotter
+re-rendered (re-adding the actor was ~2.5x slower; CONVENTIONS.md).
+
+Colours follow the seed paper's Figure 1 caption: yellow = low, purple = high
+(``viridis_r``); ``reverse=True`` gives the authors' renders (yellow = high).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyvista as pv
+
+from worlds import World
+
+REWARD_TITLE = "learned reward"
+DIFF_TITLE = "reward change (after - before)"
+
+
+def reward_lut(floor: float, reverse: bool = False, hide_below_floor: bool = True) -> pv.LookupTable:
+    lut = pv.LookupTable(cmap="viridis" if reverse else "viridis_r")
+    lut.scalar_range = (floor, 1.0) if hide_below_floor else (0.0, 1.0)
+    if hide_below_floor:
+        # Volumes show only the cells above the floor: below it they are transparent,
+        # so an in-place scalar write also changes which cells are visible.
+        lut.below_range_color = "white"
+        lut.below_range_opacity = 0.0
+        lut.SetBelowRangeColor(1.0, 1.0, 1.0, 0.0)
+    return lut
+
+
+def diff_lut() -> pv.LookupTable:
+    lut = pv.LookupTable(cmap="RdBu")
+    lut.scalar_range = (-1.0, 1.0)
+    return lut
+
+
+@dataclass
+class Scene:
+    world: World
+    mesh: pv.DataSet
+    actor: object
+    overlays: dict = field(default_factory=dict)
+    mode: str = "reward"            # "reward" | "difference"
+    reverse: bool = False
+
+
+def landscape_mesh(world: World, points: np.ndarray, reward: np.ndarray) -> pv.DataSet:
+    if world.is_terrain:
+        n = world.grid().shape[0] if len(points) == world.grid().size else int(round(np.sqrt(len(points))))
+        pts = points.reshape(n, n, 3)
+        mesh = pv.StructuredGrid(pts[..., 0], pts[..., 1], pts[..., 2])
+        # StructuredGrid orders points Fortran-style; reorder our C-order arrays to match.
+        mesh.points = pts.transpose(1, 0, 2).reshape(-1, 3)
+        mesh["reward"] = _to_mesh_order(world, reward, n)
+    else:
+        mesh = pv.PolyData(np.asarray(points, np.float32))
+        mesh["reward"] = np.asarray(reward, np.float32)
+    return mesh
+
+
+def _to_mesh_order(world: World, values: np.ndarray, n: int | None = None) -> np.ndarray:
+    if not world.is_terrain:
+        return np.asarray(values, np.float32)
+    n = n or int(round(np.sqrt(len(values))))
+    return np.asarray(values, np.float32).reshape(n, n).T.reshape(-1)
+
+
+def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
+                  reverse: bool = False, point_size: float | None = None) -> Scene:
+    mesh = landscape_mesh(world, points, reward)
+    bar = {"title": f"{REWARD_TITLE} ({'yellow = high, purple = low' if reverse else 'yellow = low, purple = high'})",
+           "n_labels": 5, "fmt": "%.1f", "vertical": False, "position_x": 0.2, "width": 0.6,
+           "color": "black", "below_label": None}
+    if world.is_terrain:
+        actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, False),
+                                 clim=(0.0, 1.0), scalar_bar_args=bar, smooth_shading=True,
+                                 name="landscape")
+    else:
+        size = point_size or max(3.0, 140.0 / world.resolution)
+        actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, True),
+                                 render_points_as_spheres=True, point_size=size,
+                                 scalar_bar_args=bar, name="landscape")
+        for bar_actor in plotter.scalar_bars.values():
+            bar_actor.SetDrawBelowRangeSwatch(False)   # hidden cells need no legend swatch
+    return Scene(world, mesh, actor, reverse=reverse)
+
+
+def update_reward(scene: Scene, reward: np.ndarray) -> None:
+    """In place: write the scalars; the caller re-renders (throttled in the GUI)."""
+    scene.mesh["reward"][:] = _to_mesh_order(scene.world, reward)
+    scene.mesh.Modified()
+
+
+def set_colouring(scene: Scene, mode: str, reverse: bool | None = None) -> None:
+    """Switch between reward colouring and difference colouring (same actor)."""
+    if reverse is not None:
+        scene.reverse = reverse
+    scene.mode = mode
+    mapper = scene.actor.mapper
+    if mode == "difference":
+        mapper.lookup_table = diff_lut()
+        mapper.scalar_range = (-1.0, 1.0)
+    else:
+        lut = reward_lut(scene.world.floor, scene.reverse, not scene.world.is_terrain)
+        mapper.lookup_table = lut
+        mapper.scalar_range = lut.scalar_range
+
+
+def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
+    """Expert samples and route, goals, hazards and the norm boundary. All
+    overlays are unpickable so a click always lands on the landscape."""
+    show = {"expert": True, "goals": True, "hazards": True, "boundary": True, **(show or {})}
+    actors = {}
+    lift = 0.02 * float(np.max(world.bounds_max - world.bounds_min))
+    samples = world.expert_samples().astype(float)
+    routes = world.route_points()
+    if world.is_terrain:
+        samples = samples + [0, 0, lift]
+        routes = [r + [0, 0, lift] for r in routes]
+    actors["expert"] = [
+        plotter.add_mesh(pv.PolyData(samples), color="black", point_size=11,
+                         render_points_as_spheres=True, pickable=False, name="expert_samples"),
+    ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3, pickable=False,
+                          name=f"expert_route_{i}") for i, r in enumerate(routes)]
+    actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3,
+                                        pickable=False, name=f"goal_{g.name}", style="wireframe")
+                       for g in world.goals]
+    actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3,
+                                          pickable=False, name=f"hazard_{h.name}", style="wireframe")
+                         for h in world.hazards]
+    actors["boundary"] = []
+    if np.isfinite(world.boundary):
+        outline = norm_boundary(world)
+        if outline is not None and outline.n_points:
+            actors["boundary"].append(plotter.add_mesh(outline, color="#4d4d4d", opacity=0.12 if not world.is_terrain else 1.0,
+                                                       line_width=2, pickable=False, name="norm_boundary",
+                                                       style="surface" if not world.is_terrain else "wireframe"))
+    for key, items in actors.items():
+        for a in items:
+            a.SetVisibility(bool(show.get(key, True)))
+    return actors
+
+
+def _region_outline(world: World, region) -> pv.PolyData:
+    c = np.asarray(region.center, float)
+    if world.is_terrain:
+        theta = np.linspace(0, 2 * np.pi, 64)
+        xy = c[None, :] + region.radius * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+        pts = world.to_state(xy) + [0, 0, 0.02 * float(np.max(world.bounds_max - world.bounds_min))]
+        return pv.lines_from_points(pts, close=True)
+    return pv.Sphere(radius=region.radius, center=c, theta_resolution=16, phi_resolution=12)
+
+
+def norm_boundary(world: World) -> pv.PolyData | None:
+    """The surface (volume) or line (terrain) at distance B from the expert support."""
+    n = 48 if not world.is_terrain else 128
+    g = world.grid(n)
+    dist = world.distance_to_support(g.points)
+    if world.is_terrain:
+        pts = g.points.reshape(n, n, 3)
+        mesh = pv.StructuredGrid(pts[..., 0], pts[..., 1], pts[..., 2])
+        mesh.points = pts.transpose(1, 0, 2).reshape(-1, 3)
+        mesh["d"] = dist.reshape(n, n).T.reshape(-1)
+        line = mesh.contour([world.boundary], scalars="d")
+        line.points = line.points + np.array([0, 0, 0.01 * float(np.max(world.bounds_max - world.bounds_min))],
+                                             dtype=line.points.dtype)
+        return line
+    img = pv.ImageData(dimensions=(n, n, n), origin=tuple(world.bounds_min),
+                       spacing=tuple((world.bounds_max - world.bounds_min) / (n - 1)))
+    img["d"] = dist.reshape(n, n, n).transpose(2, 1, 0).reshape(-1)
+    return img.contour([world.boundary], scalars="d")
+
+
+def flags_mesh(world: World, flags) -> pv.PolyData:
+    """Red circles (terrain, on the ground) or rings around spheres (volume)."""
+    meshes = []
+    for f in flags:
+        c = np.asarray(f.center, float)
+        theta = np.linspace(0, 2 * np.pi, 48)
+        if world.is_terrain:
+            xy = c[None, :2] + f.radius * np.stack([np.cos(theta), np.sin(theta)], axis=1)
+            ring = world.to_state(xy) + [0, 0, 0.03 * float(np.max(world.bounds_max - world.bounds_min))]
+            meshes.append(pv.lines_from_points(ring, close=True))
+        else:
+            for plane in range(3):
+                a, b = [i for i in range(3) if i != plane]
+                pts = np.repeat(c[None], len(theta), axis=0)
+                pts[:, a] += f.radius * np.cos(theta)
+                pts[:, b] += f.radius * np.sin(theta)
+                meshes.append(pv.lines_from_points(pts, close=True))
+    if not meshes:
+        return pv.PolyData()
+    return pv.merge(meshes)
+
+
+def set_flags(plotter, world: World, flags, name: str = "flags") -> None:
+    mesh = flags_mesh(world, flags)
+    if mesh.n_points == 0:
+        plotter.remove_actor(name, render=False)
+        return
+    plotter.add_mesh(mesh, color="red", line_width=4, pickable=False, name=name, reset_camera=False)
+
+
+def default_camera(plotter, world: World) -> None:
+    """A three-quarter view that does not look down the cube's diagonal (the
+    expert route runs along it, so the iso view hides the route behind itself)."""
+    centre = (world.bounds_min + world.bounds_max) / 2
+    span = float(np.max(world.bounds_max - world.bounds_min))
+    direction = np.array([-1.3, 1.6, 0.8]) if not world.is_terrain else np.array([0.6, -1.4, 1.3])
+    plotter.camera_position = [tuple(centre + direction * span), tuple(centre), (0, 0, 1)]
+    plotter.reset_camera()
+    plotter.camera.zoom(1.1)
+
+
+def top_view(plotter) -> None:
+    plotter.view_xy()
+    plotter.reset_camera()
