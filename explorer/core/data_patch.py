@@ -61,7 +61,7 @@ class DataStep:
 
 class DataDrivenPatch:
     def __init__(self, model: RewardModel, land: Landscape, flags: list[Flag],
-                 steps: int = 400, lr: float = 3e-2, seed: int = 0,
+                 steps: int = 1000, lr: float = 3e-2, seed: int = 0,
                  w_neg: float = 10.0, w_basin: float = 10.0, w_rank: float = 5.0,
                  cap: float = BASIN_CAP):
         check_flags(flags)

@@ -42,7 +42,6 @@ class Landscape:
         self.model = model
         if not same_expertness:
             self.error = model.error(self.points)
-        self._patch_set = None
         self.sync_patches()
 
     def refresh_expertness(self) -> None:
@@ -51,9 +50,16 @@ class Landscape:
     def sync_patches(self) -> None:
         """Bring the cached kernel field up to date, adding only new kernels."""
         ps = self.model.patches
-        if ps is not self._patch_set or len(ps) < self._patched_count:
-            self._patch_field[:] = 0.0
-            self._patched_count = 0
+        if ps is not self._patch_set:
+            # A refined model carries a copy of its parent's kernels plus new ones:
+            # if the cached kernels are a prefix of the new set, keep their field.
+            old, n = self._patch_set, self._patched_count
+            if old is None or len(ps) < n or not (
+                    np.array_equal(ps.centers[:n], old.centers[:n])
+                    and np.array_equal(ps.bandwidths[:n], old.bandwidths[:n])
+                    and np.array_equal(ps.amplitudes[:n], old.amplitudes[:n])):
+                self._patch_field[:] = 0.0
+                self._patched_count = 0
             self._patch_set = ps
         if len(ps) > self._patched_count:
             new = slice(self._patched_count, len(ps))

@@ -103,6 +103,13 @@ def local_patch(model: RewardModel, land: Landscape, flags: list[Flag],
             report.messages.append(f"flag #{flag.id}: every cell inside is already below the floor "
                                    f"{floor:g}; no patch needed")
             continue
+        # The expert's basin is never patched: a flag there is refused, not obeyed.
+        in_basin = land.distance[todo] <= world.boundary
+        if in_basin.any():
+            report.refused.append(f"flag #{flag.id}: {int(in_basin.sum())} of its cells above the floor "
+                                  f"lie in the expert's basin (within B = {world.boundary:g} of the "
+                                  f"support) and are not patched")
+            todo = todo[~in_basin]
         todo = todo[np.argsort(-land.distance[todo], kind="stable")]
         for cell in todo:
             if served[cell] <= floor:          # an earlier kernel already covered it

@@ -1,0 +1,300 @@
+"""Command line: ``explorer [gui|worlds|train|refine|render] ...``.
+
+A thin front over core/viz. Qt is imported only by the ``gui`` command, so the
+headless commands start fast and need no display.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A CLI argument problem (exit 2, one line)."""
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="step", disable=quiet or not sys.stderr.isatty(), leave=False, file=sys.stderr)
+
+
+def _load_world(name: str):
+    import worlds
+    return worlds.load(name)
+
+
+def _world_for_artifact(model, world_arg: str | None):
+    """The world an artifact was trained on: by name if built in, or --world."""
+    import worlds
+    if world_arg is None and model.world_name not in worlds.available():
+        raise UsageError(f"artifact was trained on world '{model.world_name}', which is not built in: "
+                         f"pass --world PATH.toml")
+    world = worlds.load(world_arg or model.world_name)
+    if world.file_hash != model.world_hash:
+        raise UsageError(f"world '{world.source}' is not the file this artifact was trained on "
+                         f"(sha256 {world.file_hash[:12]}... != {model.world_hash[:12]}...)")
+    return world
+
+
+def _emit(args, result: dict, text: str) -> None:
+    if args.json:
+        print(json.dumps(result, indent=2, default=float))
+    else:
+        print(text)
+
+
+# ---------------------------------------------------------------- commands
+def cmd_worlds(args) -> int:
+    import worlds
+    items = []
+    for name in worlds.available():
+        w = worlds.load(name)
+        items.append({"name": name, "kind": w.kind, "expert_samples": w.expert_count,
+                      "norms": [n.describe() for n in w.norms], "card": w.card})
+    lines = [f"{i['name']:<11} {i['kind']:<8} {i['card'].splitlines()[0] if i['card'] else ''}" for i in items]
+    _emit(args, {"worlds": items, "default": worlds.DEFAULT_WORLD}, "\n".join(lines))
+    return 0
+
+
+def cmd_train(args) -> int:
+    import torch
+    from explorer.core import artifact
+    from explorer.core.landscape import Landscape
+    from explorer.core.learning import config_for, train_steps
+    from explorer.core.metrics import landscape_metrics
+
+    torch.set_num_threads(args.threads)
+    world = _load_world(args.world)
+    _check_out(args.out, args.force)
+    config = config_for(world, steps=args.steps, seed=args.seed, experts=args.experts,
+                        bottleneck=args.bottleneck)
+    t0 = time.perf_counter()
+    bar = _progress(config.steps, f"training E_theta on {world.name}", args.json)
+    model = None
+    last = 0
+    for step, loss, model in train_steps(world, config):
+        bar.update(step - last)
+        last = step
+        bar.set_postfix(loss=f"{loss:.2e}")
+    bar.close()
+    assert model is not None
+    seconds = time.perf_counter() - t0
+    land = Landscape(model, world)
+    model.metrics.update(landscape_metrics(land))
+    model.metrics["train_seconds"] = seconds
+    artifact.save(model, args.out, overwrite=args.force)
+    m = model.metrics
+    _emit(args, {"artifact": str(args.out), "world": world.name, "version": model.version,
+                 "train_seconds": seconds, "metrics": m},
+          f"trained on {world.name} in {seconds:.1f} s -> {args.out} (v{model.version})\n"
+          f"flaws: {m['flaws']} of {m['cells']} cells, basin: {m['basin_cells']} cells, "
+          f"expert median reward {m['expert_median_reward']:.3f}")
+    return 0
+
+
+def cmd_refine(args) -> int:
+    import torch
+    from explorer.core import artifact
+    from explorer.core.data_patch import DataDrivenPatch
+    from explorer.core.flags import load_flags
+    from explorer.core.landscape import Landscape
+    from explorer.core.metrics import landscape_metrics
+    from explorer.core.refine import local_patch, regression_check
+
+    torch.set_num_threads(args.threads)
+    model = artifact.load(args.artifact)
+    world = _world_for_artifact(model, args.world)
+    flags, flag_world = load_flags(args.flags)
+    if flag_world is not None and flag_world != world.name:
+        raise UsageError(f"{args.flags}: flags were made on world '{flag_world}', "
+                         f"the artifact is for '{world.name}'")
+    _check_out(args.out, args.force)
+    land = Landscape(model, world)
+    before = land.reward()
+    t0 = time.perf_counter()
+    report: dict = {}
+    if args.method == "local":
+        new, rep = local_patch(model, land, flags)
+        report = rep.to_dict()
+        land.set_model(new, same_expertness=True)
+    else:
+        job = DataDrivenPatch(model, land, flags, steps=args.steps)
+        bar = _progress(args.steps, "data-driven patching", args.json)
+        last = 0
+        for st in job.steps():
+            bar.update(st.step - last)
+            last = st.step
+            bar.set_postfix(loss=f"{st.loss:.3g}", flagged_max=f"{st.negatives_max_reward:.2f}")
+        bar.close()
+        new = job.result()
+        report = {"steps": last, "negatives": int(len(job.negatives)), "message": job.message}
+        land.set_model(new)
+    seconds = time.perf_counter() - t0
+    check = regression_check(before, land)
+    new.metrics = landscape_metrics(land, before, flags)
+    new.metrics["refine_seconds"] = seconds
+    new.edits[-1]["regression_check"] = check
+    artifact.save(new, args.out, overwrite=args.force)
+    m = new.metrics
+    verdict = "passed" if check["passed"] else "FAILED"
+    _emit(args, {"artifact": str(args.out), "version": new.version, "parent": new.parent,
+                 "method": args.method, "refine_seconds": seconds, "report": report,
+                 "regression_check": check, "metrics": m},
+          f"{args.method} refinement of v{model.version} -> v{new.version} in {seconds:.2f} s -> {args.out}\n"
+          f"flaws {check['flaws_before']} -> {check['flaws_after']}; max reward inside flags "
+          f"{m.get('flag_max_reward', 0):.3f} (floor {world.floor:g}); basin {check['basin_cells_before']} -> "
+          f"{check['basin_cells_after']} cells, retention {check['basin_retention']:.1%}; "
+          f"regression check {verdict}"
+          + ("".join(f"\n  note: {s}" for s in report.get("messages", []) + report.get("refused", []))))
+    return 0 if check["passed"] else 3
+
+
+def cmd_render(args) -> int:
+    import torch
+    from explorer.core import artifact
+    from explorer.core.flags import load_flags
+    from explorer.core.landscape import Landscape
+    from explorer.core.learning import config_for, train
+    from explorer.viz.figure import render_landscape
+
+    torch.set_num_threads(args.threads)
+    if args.artifact:
+        model = artifact.load(args.artifact)
+        world = _world_for_artifact(model, args.world)
+    else:
+        world = _load_world(args.world or "cube")
+        model = train(world, config_for(world))
+    flags = load_flags(args.flags)[0] if args.flags else []
+    land = Landscape(model, world, args.resolution)
+    panels = []
+    if args.before:
+        before = artifact.load(args.before)
+        bl = Landscape(before, world, args.resolution)
+        panels.append((f"{world.name} v{before.version}: before", bl.reward(), flags))
+        title = f"v{model.version}: after"
+    else:
+        title = f"{world.name} v{model.version}"
+    panels.append((title, land.reward(), flags))
+    out = render_landscape(world, land.points, panels, args.out, reverse=args.reverse)
+    _emit(args, {"png": str(out), "world": world.name, "version": model.version,
+                 "panels": len(panels)}, f"wrote {out}")
+    return 0
+
+
+def cmd_gui(args) -> int:
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        print("explorer: no display found (DISPLAY is not set); the window needs one. "
+              "Headless, use: explorer render --world cube --out cube.png", file=sys.stderr)
+        return 2
+    from explorer.app.main_window import run
+    return run(world=args.world or "cube", artifact=args.artifact)
+
+
+def _check_out(out: str, force: bool) -> None:
+    p = Path(out)
+    if p.exists() and not force and (not p.is_dir() or any(p.iterdir())):
+        raise UsageError(f"--out {out}: already exists; choose a new directory or pass --force")
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="explorer", description=__doc__.splitlines()[0])
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="command")
+
+    def common(sp, json_flag=True):
+        if json_flag:
+            sp.add_argument("--json", action="store_true", help="print machine-readable results")
+        sp.add_argument("--threads", type=_positive_int, default=1, help="torch threads (default 1)")
+        sp.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    g = sub.add_parser("gui", help="open the desktop explorer (default command)")
+    g.add_argument("--world", help="built-in world name or path to a .toml (default cube)")
+    g.add_argument("--artifact", help="open this reward artifact instead of training")
+    g.add_argument("--debug", action="store_true")
+
+    w = sub.add_parser("worlds", help="list the built-in worlds")
+    w.add_argument("--json", action="store_true")
+    w.add_argument("--debug", action="store_true")
+
+    t = sub.add_parser("train", help="train a reward model from a world's expert samples")
+    t.add_argument("--world", required=True, help="built-in world name or path to a .toml")
+    t.add_argument("--out", required=True, help="artifact directory to create")
+    t.add_argument("--steps", type=_positive_int, help="training steps (default from the world, 3000)")
+    t.add_argument("--seed", type=_nonneg_int)
+    t.add_argument("--experts", type=_positive_int)
+    t.add_argument("--bottleneck", type=_positive_int, choices=[1, 2, 3])
+    t.add_argument("--force", action="store_true", help="replace --out if it exists")
+    common(t)
+
+    r = sub.add_parser("refine", help="patch an artifact with flags; writes a new version")
+    r.add_argument("--artifact", required=True)
+    r.add_argument("--flags", required=True, help="flags JSON (see README)")
+    r.add_argument("--out", required=True)
+    r.add_argument("--method", choices=["local", "data"], default="local",
+                   help="local: Gaussian suppression kernels; data: data-driven patching of E_theta")
+    r.add_argument("--steps", type=_positive_int, default=1000, help="maximum steps for --method data (stops early when done)")
+    r.add_argument("--world", help="world file, if the artifact's world is not built in")
+    r.add_argument("--force", action="store_true")
+    common(r)
+
+    d = sub.add_parser("render", help="render a landscape to PNG off-screen (no display needed)")
+    d.add_argument("--world", help="world (default: the artifact's world, or cube)")
+    d.add_argument("--artifact", help="artifact to render (default: train one now)")
+    d.add_argument("--before", help="also render this artifact, side by side, as 'before'")
+    d.add_argument("--flags", help="flags JSON to draw")
+    d.add_argument("--out", required=True, help="PNG file")
+    d.add_argument("--reverse", action="store_true", help="reverse colours (yellow = high)")
+    d.add_argument("--resolution", type=_positive_int, help="grid points per axis")
+    common(d)
+    return p
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1 or v > 10_000_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10000000, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0 or v >= 2**31:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2^31-1, got {text!r}")
+    return v
+
+
+COMMANDS = {"gui": cmd_gui, "worlds": cmd_worlds, "train": cmd_train, "refine": cmd_refine,
+            "render": cmd_render}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        args = build_parser().parse_args(["gui", *(argv or [])])
+    from worlds.errors import InputError
+    from explorer.core.refine import RefinementError
+    try:
+        return COMMANDS[args.command](args)
+    except (InputError, RefinementError, UsageError, FloatingPointError) as exc:
+        if getattr(args, "debug", False):
+            raise
+        print(f"explorer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"explorer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

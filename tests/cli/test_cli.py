@@ -1,0 +1,81 @@
+"""The command line end to end: train -> refine -> render, --json, and errors
+that are one clear line with a non-zero exit code."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from explorer.__main__ import main
+
+pytestmark = pytest.mark.render
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    assert main(["train", "--world", "cube", "--out", str(d / "v1"), "--json"]) == 0
+    return d
+
+
+def _flags(path, center, radius=0.5, world="cube"):
+    path.write_text(json.dumps({"format": "reward-explorer-flags", "schema_version": 1, "world": world,
+                                "flags": [{"id": 1, "center": list(center), "radius": radius}]}))
+    return path
+
+
+def test_train_refine_render(trained, spurious_center, capsys):
+    d = trained
+    flags = _flags(d / "flags.json", spurious_center)
+    capsys.readouterr()
+    assert main(["refine", "--artifact", str(d / "v1"), "--flags", str(flags), "--out", str(d / "v2"),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["version"] == 2 and out["parent"] == 1
+    assert out["regression_check"]["passed"]
+    assert out["metrics"]["flag_max_reward"] <= 0.05
+    assert main(["refine", "--artifact", str(d / "v1"), "--flags", str(flags), "--out", str(d / "v2d"),
+                 "--method", "data", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"]["flag_max_reward"] <= 0.05
+    png = d / "before_after.png"
+    assert main(["render", "--artifact", str(d / "v2"), "--before", str(d / "v1"), "--flags", str(flags),
+                 "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+
+
+def test_errors_are_one_line_and_nonzero(trained, capsys, tmp_path):
+    d = trained
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    rc = main(["refine", "--artifact", str(d / "v1"), "--flags", str(bad), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "bad.json" in err and "valid JSON" in err and "Traceback" not in err
+    assert err.count("\n") == 1
+    rc = main(["train", "--world", "no-such-world", "--out", str(tmp_path / "y")])
+    assert rc == 2 and "no-such-world" in capsys.readouterr().err
+    rc = main(["train", "--world", "cube", "--out", str(d / "v1")])         # exists
+    assert rc == 2 and "--force" in capsys.readouterr().err
+    other = _flags(tmp_path / "ridge.json", (0, 0, 0), world="ridge")
+    rc = main(["refine", "--artifact", str(d / "v1"), "--flags", str(other), "--out", str(tmp_path / "z")])
+    assert rc == 2 and "ridge" in capsys.readouterr().err
+
+
+def test_gui_without_display_says_so_in_one_line():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    p = subprocess.run([sys.executable, "-m", "explorer"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 2
+    assert "no display" in p.stderr and "explorer render" in p.stderr
+    assert p.stderr.strip().count("\n") == 0
+
+
+def test_worlds_json():
+    p = subprocess.run([sys.executable, "-m", "explorer", "worlds", "--json"], capture_output=True,
+                       text=True, timeout=60)
+    data = json.loads(p.stdout)
+    assert data["default"] == "cube" and "cube" in [w["name"] for w in data["worlds"]]

@@ -1,0 +1,30 @@
+"""Shared fixtures. Core tests import no Qt at all (napari-style)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def cube():
+    import worlds
+    return worlds.load("cube")
+
+
+@pytest.fixture(scope="session")
+def cube_model(cube):
+    from explorer.core.learning import config_for, train
+    return train(cube, config_for(cube))
+
+
+@pytest.fixture(scope="session")
+def spurious_center(cube, cube_model):
+    """The flaw with the highest reward x distance: the clearest spurious extrapolation."""
+    from explorer.core.landscape import Landscape
+    land = Landscape(cube_model, cube)
+    r = land.reward()
+    score = r * land.flaw_mask(r) * land.distance
+    return tuple(float(v) for v in land.points[int(np.argmax(score))])
