@@ -81,9 +81,10 @@ class Landscape:
         return self._patch_field
 
     def basin_mask(self, reward: np.ndarray | None = None) -> np.ndarray:
-        """Cells within B of the support whose reward is above the floor."""
+        """Cells within B of the support whose reward is above the floor and that
+        break no norm (a hazard right next to the expert path is not basin)."""
         r = self.reward() if reward is None else reward
-        return (self.distance <= self.world.boundary) & (r > self.world.floor)
+        return (self.distance <= self.world.boundary) & (r > self.world.floor) & ~self.violates
 
     def flaw_mask(self, reward: np.ndarray | None = None) -> np.ndarray:
         """Cells above the floor that violate a norm."""
