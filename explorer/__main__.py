@@ -185,6 +185,84 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_audit(args) -> int:
+    import torch
+    from explorer.core import artifact
+    from explorer.core.audit import Auditor
+    from explorer.core.landscape import Landscape
+
+    torch.set_num_threads(args.threads)
+    model = artifact.load(args.artifact)
+    world = _world_for_artifact(model, args.world)
+    rep = Auditor(world, use_norms=args.constraints, seed=args.seed).run(model, Landscape(model, world),
+                                                                         ranking=args.rank)
+    reps = rep.cluster_representatives(args.rank)
+    lines = [f"audit of {world.name} v{model.version} ({rep.mode}): {len(rep.findings)} findings in "
+             f"{rep.clusters} connected regions, {rep.verified} flawed cells, "
+             f"{rep.evaluations} model evaluations, {rep.seconds:.2f} s"]
+    for f in reps[:10]:
+        lines.append(f"  region {f.cluster}: finding #{f.id} at ({', '.join(f'{v:+.2f}' for v in f.center)}) "
+                     f"r={f.radius:.2f} score {f.score:.2f}: {f.reason}")
+    _emit(args, {**rep.to_dict(), "representatives": [f.id for f in reps]}, "\n".join(lines))
+    return 0
+
+
+def cmd_cycle(args) -> int:
+    import torch
+    from explorer.core import artifact
+    from explorer.core.flywheel import run_cycle
+    from explorer.core.history import History
+
+    torch.set_num_threads(args.threads)
+    model = artifact.load(args.artifact)
+    world = _world_for_artifact(model, args.world)
+    history = None
+    if args.session:
+        history = (History.open(args.session) if (Path(args.session) / "session.json").exists()
+                   else History.create(args.session, model, label="start"))
+    else:
+        _check_out(args.out, args.force)
+    rows, result = [], None
+    for i in range(args.cycles):
+        result = run_cycle(model, world, accept=args.accept, use_norms=args.constraints,
+                           adaptive=not args.fixed_bandwidth, regression=not args.fixed_bandwidth,
+                           seed=args.seed + i)
+        m = result.metrics
+        rows.append({"cycle": i + 1, "released": result.released, "version": result.model.version,
+                     "findings": m["findings"], "accepted": m["findings_accepted"],
+                     "flaws_before": m.get("reference_flaws", m["flaws"]), "flaws_after": m["flaws"],
+                     "basin_cells": m["basin_cells"], "basin_retention": m.get("basin_retention", 1.0),
+                     "audit_evaluations": m["audit_evaluations"], "messages": result.messages})
+        if not result.released:
+            break
+        model = result.model
+        if history is not None:
+            history.add(model, label=f"cycle: {m['findings_accepted']} findings accepted")
+    if history is None and args.out:
+        artifact.save(model, args.out, overwrite=args.force)
+    text = "\n".join(f"cycle {r['cycle']}: {'v' + str(r['version']) if r['released'] else 'not released'}; "
+                     f"findings {r['findings']} (accepted {r['accepted']}); flaws {r['flaws_before']} -> "
+                     f"{r['flaws_after']}; basin {r['basin_cells']} cells, retention {r['basin_retention']:.1%}"
+                     + "".join(f"; {msg}" for msg in r["messages"]) for r in rows)
+    _emit(args, {"cycles": rows, "artifact": args.out, "session": args.session, "version": model.version},
+          text)
+    return 0
+
+
+def cmd_history(args) -> int:
+    from explorer.core.history import History
+    h = History.open(args.session)
+    lines = [f"session {args.session}: world {h.world_name}, current v{h.current}"]
+    for e in h.entries:
+        m = e.metrics
+        lines.append(f"  {'*' if e.version == h.current else ' '} v{e.version:<3} parent "
+                     f"{'-' if e.parent is None else 'v' + str(e.parent):<5} {e.created}  {e.label}"
+                     + (f"  flaws {m['flaws']}, basin {m['basin_cells']}" if "flaws" in m else ""))
+    _emit(args, {"world": h.world_name, "current": h.current, "versions": [e.to_dict() for e in h.entries]},
+          "\n".join(lines))
+    return 0
+
+
 def cmd_gui(args) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print("explorer: no display found (DISPLAY is not set); the window needs one. "
@@ -242,6 +320,36 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true")
     common(r)
 
+    a = sub.add_parser("audit", help="Phase 1: search an artifact for spurious extrapolations")
+    a.add_argument("--artifact", required=True)
+    a.add_argument("--world", help="world file, if the artifact's world is not built in")
+    a.add_argument("--constraints", action=argparse.BooleanOptionalAction, default=True,
+                   help="verify against the world's norms (default) or, with --no-constraints, "
+                        "judge novelty from the expert samples alone")
+    a.add_argument("--rank", choices=["priority", "score"], default="priority",
+                   help="rank findings by distance/novelty (the authors' choice) or by reward")
+    a.add_argument("--seed", type=_nonneg_int, default=0)
+    common(a)
+
+    c = sub.add_parser("cycle", help="unattended flywheel turn(s): audit, accept, patch, check, release")
+    c.add_argument("--artifact", required=True)
+    c.add_argument("--accept", default="all", help="all | top:K (default all)")
+    c.add_argument("--cycles", type=_positive_int, default=1, help="repeat; stops when nothing is released")
+    c.add_argument("--out", help="artifact directory for the last released version")
+    c.add_argument("--session", help="session directory: every released version is added to its history")
+    c.add_argument("--fixed-bandwidth", action="store_true",
+                   help="ablation: one bandwidth (0.3), no basin cap, no regression gate")
+    c.add_argument("--constraints", action=argparse.BooleanOptionalAction, default=True)
+    c.add_argument("--world", help="world file, if the artifact's world is not built in")
+    c.add_argument("--seed", type=_nonneg_int, default=0)
+    c.add_argument("--force", action="store_true")
+    common(c)
+
+    h = sub.add_parser("history", help="list the versions in a session directory")
+    h.add_argument("session")
+    h.add_argument("--json", action="store_true")
+    h.add_argument("--debug", action="store_true")
+
     d = sub.add_parser("render", help="render a landscape to PNG off-screen (no display needed)")
     d.add_argument("--world", help="world (default: the artifact's world, or cube)")
     d.add_argument("--artifact", help="artifact to render (default: train one now)")
@@ -275,11 +383,13 @@ def _nonneg_int(text: str) -> int:
 
 
 COMMANDS = {"gui": cmd_gui, "worlds": cmd_worlds, "train": cmd_train, "refine": cmd_refine,
-            "render": cmd_render}
+            "render": cmd_render, "audit": cmd_audit, "cycle": cmd_cycle, "history": cmd_history}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "cycle" and not (args.out or args.session):
+        build_parser().error("cycle: give --out DIR, --session DIR, or both")
     if args.command is None:
         args = build_parser().parse_args(["gui", *(argv or [])])
     from worlds.errors import InputError

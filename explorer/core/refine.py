@@ -23,6 +23,8 @@ from .reward_model import RewardModel
 BASIN_CAP = 0.10           # no basin cell may lose more than 10% of its reward
 BW_MIN, BW_MAX = 0.03, 0.30
 MIN_AMPLITUDE = 0.05
+KERNEL_SHARE = 0.002       # a kernel may cost any basin cell at most 0.2% of its reward
+                           # before its bandwidth is halved (see local_patch)
 
 
 class RefinementError(ValueError):
@@ -141,12 +143,17 @@ def local_patch(model: RewardModel, land: Landscape, flags: list[Flag],
         else:
             bw = float(min(bandwidth_for(land.distance[cell], world.boundary), max(radius_of[fid], BW_MIN)))
         if cap is None:
-            amp, reason = 1.0, ""
+            amp, reason, cost = 1.0, "", 0.0
         else:
-            amp, reason = _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap, floor * 1.001)
-        while cap is not None and fixed_bandwidth is None and amp < 1.0 and bw > BW_MIN:
+            amp, reason, cost = _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
+                                            floor * 1.001)
+        # Shrink before spending: a kernel that would cost the basin more than a
+        # small share halves its bandwidth (far cells can always afford to), so
+        # the basin's 10% budget is left for narrow kernels right next to it.
+        while cap is not None and fixed_bandwidth is None and bw > BW_MIN and (amp < 1.0 or cost > KERNEL_SHARE):
             bw = max(BW_MIN, bw / 2)
-            amp, reason = _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap, floor * 1.001)
+            amp, reason, cost = _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
+                                            floor * 1.001)
         if amp < MIN_AMPLITUDE:
             refused_near_basin += 1
             if refused_near_basin <= 3:
@@ -185,11 +192,11 @@ def _ids(ids: list[int]) -> str:
 
 
 def _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
-                floor_margin) -> tuple[float, str]:
+                floor_margin) -> tuple[float, str, float]:
     """Largest amplitude (<= 1) for a kernel at c that keeps every basin cell within the
     cap, per patch (vs. the reward before this patch) and cumulatively (vs. unpatched)."""
     if len(bpts) == 0:
-        return 1.0, ""
+        return 1.0, "", 0.0
     k = np.exp(-np.sum((bpts - c) ** 2, axis=1) / (2 * bw * bw))
     # Loss of a cell = min(reward, field); keep field within the allowed budget.
     # ... and never push a basin cell below the floor (the basin must not shrink).
@@ -201,14 +208,15 @@ def _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
     # the cap can resolve; counting it would let far-away wide kernels use up a
     # basin cell's budget and refuse every later narrow kernel near the basin.
     touched = k > 1e-4
+    cost = float(np.max(k / np.maximum(b_base, 1e-6)))
     if not touched.any():
-        return 1.0, ""
+        return 1.0, "", cost
     ratio = np.where(touched, np.maximum(allowed, 0.0) / np.maximum(k, 1e-12), np.inf)
     amp = float(min(1.0, ratio.min()))
     worst = int(np.argmin(ratio))
     reason = (f"basin cell at distance {np.linalg.norm(bpts[worst] - c):.2f} would lose more "
               f"than {cap:.0%} of its reward")
-    return amp, reason
+    return amp, reason, cost
 
 
 # ---------------------------------------------------------------- checking

@@ -1,0 +1,119 @@
+"""Phase 1 audit, unattended flywheel cycles, versions in a session, and the
+policies and Gymnasium env that consume an artifact."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from explorer.core.audit import Auditor
+from explorer.core.flywheel import run_cycle, run_cycles, select
+from explorer.core.history import History, SessionError
+from explorer.core.landscape import Landscape
+from explorer.core.metrics import in_flags
+from explorer.core.refine import RefinementError
+
+
+@pytest.fixture(scope="module")
+def cleaned(cube, cube_model):
+    """The cube after unattended cycles (accept all) until nothing is found."""
+    results = run_cycles(cube_model, cube, 10)
+    released = [r for r in results if r.released]
+    return results, released[-1].model
+
+
+def test_audit_finds_the_spurious_region_in_its_top_clusters(cube, cube_model, spurious_center):
+    for use_norms in (True, False):
+        rep = Auditor(cube, use_norms=use_norms).run(cube_model)
+        reps = rep.cluster_representatives()[:3]
+        assert reps, rep.mode
+        cells = [f for f in rep.findings if f.cluster in {r.cluster for r in reps}]
+        assert any(np.linalg.norm(np.subtract(f.center, spurious_center)) <= f.radius for f in cells), rep.mode
+        assert rep.evaluations >= rep.verified > 1000
+        if use_norms:
+            assert all("boundary 0.34" in f.reason for f in rep.findings)
+        else:
+            assert all(f.kind == "novelty" for f in rep.findings)
+
+
+def test_audit_is_deterministic(cube, cube_model):
+    a = Auditor(cube, seed=3).run(cube_model)
+    b = Auditor(cube, seed=3).run(cube_model)
+    assert [f.to_dict() for f in a.findings] == [f.to_dict() for f in b.findings]
+
+
+def test_unattended_cycles_drive_flaws_to_zero_and_keep_the_basin(cube, cube_model, cleaned):
+    results, final = cleaned
+    land = Landscape(final, cube)
+    assert land.flaw_mask().sum() == 0
+    assert land.basin_mask().sum() == Landscape(cube_model, cube).basin_mask().sum()
+    assert all(r.check.get("passed", True) for r in results if r.released)
+    assert not results[-1].accepted                       # the last audit found nothing
+    # A clean model yields no findings at all.
+    assert Auditor(cube).run(final).findings == []
+    assert final.edits[-1]["cycle"] and final.edits[-1]["findings"]
+
+
+def test_fixed_bandwidth_ablation_erodes_the_basin(cube, cube_model):
+    res = run_cycle(cube_model, cube, adaptive=False, regression=False)
+    assert res.released
+    assert res.metrics["basin_cells"] < 0.5 * Landscape(cube_model, cube).basin_mask().sum()
+
+
+def test_accept_parsing():
+    class A:
+        findings = list(range(5))
+    assert select(A, "top:2") == [0, 1] and select(A, "all") == list(range(5))
+    for bad in ("top:x", "top:0", "some"):
+        with pytest.raises(RefinementError):
+            select(A, bad)
+
+
+def test_session_history_round_trip(tmp_path, cube, cube_model, cleaned):
+    _, final = cleaned
+    h = History.create(tmp_path / "s", cube_model)
+    child = final.clone()
+    child.parent, child.version = 1, 2
+    h.add(child, "cleaned")
+    again = History.open(tmp_path / "s")
+    assert [e.version for e in again.entries] == [1, 2] and again.current == 2
+    assert again.entry(2).parent == 1 and again.lineage(2) == [1, 2]
+    pts = cube.grid().points
+    assert np.array_equal(again.load(2).reward(pts), final.reward(pts))
+    restored = again.restore(1)
+    assert History.open(tmp_path / "s").current == 1
+    branch = restored.next_version()                  # v2 again: renumbered, not overwritten
+    again.add(branch, "branch")
+    assert [e.version for e in again.entries] == [1, 2, 3] and again.entry(3).parent == 1
+    again.export(2, tmp_path / "exported")
+    assert (tmp_path / "exported" / "artifact.json").exists()
+    with pytest.raises(SessionError):
+        History.create(tmp_path / "s", cube_model)
+    meta = json.loads((tmp_path / "s" / "session.json").read_text())
+    meta["versions"][0]["directory"] = "../../etc"
+    (tmp_path / "s" / "session.json").write_text(json.dumps(meta))
+    with pytest.raises(SessionError, match="inside the session"):
+        History.open(tmp_path / "s")
+
+
+def test_policies_and_gym_env_reuse_the_artifact(cube, cube_model, cleaned):
+    from gymnasium.utils.env_checker import check_env
+
+    from explorer.core.gym_env import RewardWorldEnv
+    from explorer.core.policy import GradientAscentPolicy, RuntimeGate, ValueIterationPolicy
+
+    _, final = cleaned
+    check_env(RewardWorldEnv(cube, final), skip_render_check=True)
+    env = RewardWorldEnv(cube, final)
+    obs, _ = env.reset(seed=0, options={"start": cube.expert_samples()[3]})
+    _, r, term, trunc, info = env.step(np.zeros(3, np.float32))
+    assert r >= 0.9 and not term and "true_reward" in info
+    start = np.array([0.9, -0.9, 0.9])
+    for model in (cube_model, final):
+        vi = ValueIterationPolicy(Landscape(model, cube)).rollout(start)
+        assert vi.outcome in ("basin", "goal") and vi.rewards[-1] >= 0.9
+        ga = GradientAscentPolicy(model, cube).rollout(cube.expert_samples()[3] + 0.05)
+        assert len(ga.path) >= 1 and np.isfinite(ga.rewards).all()
+    gate = RuntimeGate(final)
+    assert list(gate.check(np.array([start, cube.expert_samples()[5]]))) == ["block", "allow"]
