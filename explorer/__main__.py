@@ -263,6 +263,47 @@ def cmd_history(args) -> int:
     return 0
 
 
+def cmd_figure(args) -> int:
+    import torch
+    from explorer.core import artifact
+    from explorer.core.flywheel import run_cycles
+    from explorer.core.landscape import Landscape
+    from explorer.core.learning import config_for, train
+    from explorer.viz.figure import render_flywheel, render_flywheel_gif
+
+    torch.set_num_threads(args.threads)
+    if args.artifact:
+        model = artifact.load(args.artifact)
+        world = _world_for_artifact(model, args.world)
+    else:
+        world = _load_world(args.world or "cube")
+        model = train(world, config_for(world))
+    results = run_cycles(model, world, args.cycles, accept=args.accept)
+    first = results[0]
+    if not first.accepted:
+        raise UsageError(f"the audit found no spurious region in {world.name} v{model.version}: nothing to show")
+    final = [r for r in results if r.released][-1].model
+    land = Landscape(model, world)
+    before = land.reward()
+    land.set_model(final, same_expertness=final.architecture == model.architecture)
+    after = land.reward()
+    highlight = first.audit.cluster_representatives()[0]
+    m0, m1 = int(Landscape(model, world).flaw_mask().sum()), int(land.flaw_mask().sum())
+    title = f"v{final.version}, flaws {m0} -> {m1}"
+    png = render_flywheel(world, land.points, before, after, highlight, first.accepted, args.out, title,
+                          reverse=args.reverse)
+    gif = None
+    if args.gif:
+        gif = render_flywheel_gif(world, land.points, before, after, highlight, first.accepted, args.gif,
+                                  reverse=args.reverse)
+    _emit(args, {"png": str(png), "gif": str(gif) if gif else None, "world": world.name,
+                 "flaws_before": m0, "flaws_after": m1, "cycles": len([r for r in results if r.released]),
+                 "version": final.version},
+          f"wrote {png}" + (f" and {gif}" if gif else "") + f" ({world.name}: flaws {m0} -> {m1} in "
+          f"{len([r for r in results if r.released])} cycles)")
+    return 0
+
+
 def cmd_gui(args) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print("explorer: no display found (DISPLAY is not set); the window needs one. "
@@ -345,6 +386,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--force", action="store_true")
     common(c)
 
+    f = sub.add_parser("figure", help="render the paper's Figure 1 (audit, triage, refined) off-screen")
+    f.add_argument("--world", help="world (default cube, or the artifact's)")
+    f.add_argument("--artifact", help="start from this artifact (default: train one now)")
+    f.add_argument("--out", required=True, help="PNG file")
+    f.add_argument("--gif", help="also write the whole cycle as an animated GIF")
+    f.add_argument("--cycles", type=_positive_int, default=10, help="unattended cycles to run (default 10)")
+    f.add_argument("--accept", default="all")
+    f.add_argument("--reverse", action="store_true")
+    common(f)
+
     h = sub.add_parser("history", help="list the versions in a session directory")
     h.add_argument("session")
     h.add_argument("--json", action="store_true")
@@ -383,7 +434,8 @@ def _nonneg_int(text: str) -> int:
 
 
 COMMANDS = {"gui": cmd_gui, "worlds": cmd_worlds, "train": cmd_train, "refine": cmd_refine,
-            "render": cmd_render, "audit": cmd_audit, "cycle": cmd_cycle, "history": cmd_history}
+            "render": cmd_render, "audit": cmd_audit, "cycle": cmd_cycle, "history": cmd_history,
+            "figure": cmd_figure}
 
 
 def main(argv: list[str] | None = None) -> int:

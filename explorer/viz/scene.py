@@ -73,9 +73,10 @@ def _to_mesh_order(world: World, values: np.ndarray, n: int | None = None) -> np
 def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
                   reverse: bool = False, point_size: float | None = None) -> Scene:
     mesh = landscape_mesh(world, points, reward)
-    bar = {"title": f"{REWARD_TITLE} ({'yellow = high, purple = low' if reverse else 'yellow = low, purple = high'})",
-           "n_labels": 5, "fmt": "%.1f", "vertical": False, "position_x": 0.2, "width": 0.6,
-           "color": "black", "below_label": None}
+    legend = "yellow = high\npurple = low" if reverse else "yellow = low\npurple = high"
+    bar = {"title": f"{REWARD_TITLE}\n({legend})", "n_labels": 5, "fmt": "%.1f", "vertical": True,
+           "position_x": 0.83, "position_y": 0.12, "width": 0.07, "height": 0.6,
+           "color": "black", "title_font_size": 14, "label_font_size": 12}
     if world.is_terrain:
         actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, False),
                                  clim=(0.0, 1.0), scalar_bar_args=bar, smooth_shading=True,
