@@ -13,8 +13,14 @@ import numpy as np
 from worlds import Grid, World
 
 from .mapping import g_psi
-from .patches import apply_patches, kernel_field
+from .patches import kernel_field
 from .reward_model import RewardModel
+
+REWARD_CHUNK = 16384      # 64 KiB of float32: the temporaries stay in L2
+# numpy's maximum/minimum against a scalar take a slow broadcast path here
+# (measured 0.41 vs 0.15 ns/element); against an array they vectorise.
+_ZEROS = np.zeros(REWARD_CHUNK, np.float32)
+_ONES = np.ones(REWARD_CHUNK, np.float32)
 
 
 class Landscape:
@@ -30,8 +36,24 @@ class Landscape:
         self.error = model.error(points)
         self._patch_field = np.zeros(len(points), np.float32)
         self._patched_count = 0
+        self._capped = None
+        self._capped_at = -1
+        self._base = None
+        self._base_key = None
+        self._clamped = None
+        self._clamped_key = None
         self._patch_set = None
         self.sync_patches()
+
+    @property
+    def error(self) -> np.ndarray:
+        """Cached expertness L on the grid."""
+        return self._error
+
+    @error.setter
+    def error(self, value: np.ndarray) -> None:
+        self._error = np.asarray(value, np.float32)
+        self._error_gen = getattr(self, "_error_gen", 0) + 1   # expires the caches built on it
 
     @property
     def points(self) -> np.ndarray:
@@ -45,7 +67,7 @@ class Landscape:
         self.sync_patches()
 
     def refresh_expertness(self) -> None:
-        self.error = self.model.error(self.points)
+        self.error = self.model.error(self.points)     # a new array: the caches keyed on it expire
 
     def sync_patches(self) -> None:
         """Bring the cached kernel field up to date, adding only new kernels."""
@@ -60,6 +82,7 @@ class Landscape:
                     and np.array_equal(ps.amplitudes[:n], old.amplitudes[:n])):
                 self._patch_field[:] = 0.0
                 self._patched_count = 0
+                self._capped_at = -1
             self._patch_set = ps
         if len(ps) > self._patched_count:
             new = slice(self._patched_count, len(ps))
@@ -70,10 +93,60 @@ class Landscape:
     def unpatched(self) -> np.ndarray:
         return g_psi(self.error, self.model.psi)
 
-    def reward(self) -> np.ndarray:
-        """Served reward on every grid cell (float32)."""
+    def reward(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Served reward on every grid cell (float32).
+
+        The same arithmetic as ``g_psi`` + ``apply_patches``, arranged for speed:
+        the unpatched reward is cached per psi (adding a patch then costs two
+        passes), errors below l_min are clamped once per l_min (so the upper
+        clip of g_psi is free: the exponent is never positive), and the grid is
+        processed in cache-sized chunks with in-place operations so that memory
+        traffic stays near the minimum."""
         self.sync_patches()
-        return apply_patches(self.unpatched(), self._patch_field)
+        base = self._unpatched_cached()
+        capped = self._capped_field()
+        if capped is None:
+            return base.copy() if out is None else np.copyto(out, base) or out
+        out = np.empty(len(base), np.float32) if out is None else out
+        for i in range(0, len(out), REWARD_CHUNK):
+            o = out[i:i + REWARD_CHUNK]
+            np.subtract(base[i:i + REWARD_CHUNK], capped[i:i + REWARD_CHUNK], out=o)
+            np.maximum(o, _ZEROS[:len(o)], out=o)
+        return out
+
+    def _unpatched_cached(self) -> np.ndarray:
+        psi = self.model.psi
+        key = (self._error_gen, psi)
+        if self._base_key == key:
+            return self._base
+        if self._clamped_key != (self._error_gen, psi.l_min):
+            self._clamped = np.maximum(self.error, np.full(len(self.error), psi.l_min, np.float32))
+            self._clamped_key = (self._error_gen, psi.l_min)
+        scale = np.float32(-psi.k / (psi.l_max - psi.l_min))
+        shift = np.float32(psi.k * psi.l_min / (psi.l_max - psi.l_min))
+        base = self._base if self._base is not None and len(self._base) == len(self.error) else \
+            np.empty(len(self.error), np.float32)
+        for i in range(0, len(base), REWARD_CHUNK):
+            o = base[i:i + REWARD_CHUNK]
+            np.multiply(self._clamped[i:i + REWARD_CHUNK], scale, out=o)
+            o += shift                        # <= 0 because errors were clamped at l_min
+            np.exp(o, out=o)
+        self._base, self._base_key = base, key
+        return base
+
+    def _capped_field(self) -> np.ndarray | None:
+        """min(kernel field, 1), cached until the patches change; None if no patch."""
+        if self._patched_count == 0:
+            return None
+        if self._capped is None or self._capped_at != self._patched_count:
+            f = self._patch_field
+            if self._capped is None or len(self._capped) != len(f):
+                self._capped = np.empty_like(f)
+            for i in range(0, len(f), REWARD_CHUNK):
+                np.minimum(f[i:i + REWARD_CHUNK], _ONES[:len(f[i:i + REWARD_CHUNK])],
+                           out=self._capped[i:i + REWARD_CHUNK])
+            self._capped_at = self._patched_count
+        return self._capped
 
     @property
     def patch_field(self) -> np.ndarray:

@@ -1,0 +1,98 @@
+"""Run the benchmark suite: `.venv/bin/python -m benchmarks [--smoke] [--gui] [--out FILE]`.
+
+Prints a table and writes JSON (default benchmarks/results.json). Torch threads
+are set explicitly (default 1, the GUI worker's setting) and reported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from .common import machine
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes (seconds): for CI")
+    p.add_argument("--gui", action="store_true", help="also run the Qt window benchmarks (needs X / xvfb-run)")
+    p.add_argument("--only", nargs="*", help="run only these sections")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from . import core_bench, display_bench
+    sections = {"reevaluation": core_bench.reevaluation, "correction": core_bench.correction,
+                "audit": core_bench.audit_cost, "scaling": core_bench.scaling,
+                "display": lambda smoke: display_bench.display_update(smoke=smoke)}
+    if args.gui:
+        from . import gui_bench
+        sections["gui"] = gui_bench.run
+    results = {"machine": machine(), "smoke": args.smoke, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    for name, fn in sections.items():
+        if args.only and name not in args.only:
+            continue
+        t0 = time.perf_counter()
+        results[name] = fn(args.smoke)
+        results[name + "_seconds"] = time.perf_counter() - t0
+        print(f"[{name}: {results[name + '_seconds']:.1f} s]", file=sys.stderr)
+    Path(args.out).write_text(json.dumps(results, indent=2, default=float))
+    print(report(results))
+    return 0
+
+
+def report(res: dict) -> str:
+    lines = [f"machine: {res['machine']['cpu']}, {res['machine']['cores']} cores, torch threads "
+             f"{res['machine']['torch_threads']}, torch {res['machine']['torch']}"]
+    if "reevaluation" in res:
+        r = res["reevaluation"]
+        lines.append(f"\n1. landscape re-evaluation after a psi edit + patch (peak {r['peak_flops'] / 1e9:.1f} GFLOP/s, "
+                     f"memory {r['memory_bandwidth'] / 1e9:.1f} GB/s)")
+        lines.append("   grid            edit          cells     cached ms   re-run E_theta ms   speedup   bound ms   x bound")
+        for row in r["rows"]:
+            lines.append(f"   {row['grid']:<14} {row['edit']:<10} {row['cells']:>8} {row['cached_ms']:>11.3f} "
+                         f"{row['rerun_E_theta_ms']:>19.2f} {row['speedup_vs_rerun']:>8.1f}x {row['bound_ms']:>9.3f}"
+                         f"   {row['ratio_to_bound']:.2f} ({row['bound_kind']})")
+    if "correction" in res:
+        c = res["correction"]
+        lines.append("\n2. correcting one spurious region (one flag)")
+        lines.append(f"   local patch {c['local_patch_ms']:.1f} ms, data-driven {c['data_driven_s']:.2f} s, "
+                     f"retrain from scratch {c['retrain_s']:.2f} s -> local {c['local_speedup']:.0f}x, "
+                     f"data-driven {c['data_speedup']:.1f}x cheaper")
+        rq = c["quality"]["retrain"]
+        lines.append(f"   retrain: {rq['steps']} steps, " + ("reached equal quality" if rq["reached_equal_quality"]
+                     else "did NOT reach equal quality: its time is a lower bound"))
+        for k, q in c["quality"].items():
+            lines.append(f"   {k:<8} flag max reward {q['flag_max_reward']:.3f}, cells above floor "
+                         f"{q['flag_cells_above_floor']}, basin retention {q['basin_retention']:.1%}, flaws {q['flaws']}")
+    if "display" in res:
+        d = res["display"]
+        lines.append(f"\n3. display update ({d['view']}, {d['cells']} cells): in place {d['inplace_ms']:.1f} ms "
+                     f"({d['fps']:.0f} fps) vs matplotlib {d['matplotlib_ms']:.0f} ms -> {d['speedup']:.0f}x")
+    if "gui" in res:
+        g = res["gui"]
+        for k, v in g.items():
+            lines.append(f"   gui {k}: {v}")
+    if "audit" in res:
+        lines.append("\n6. audit and flywheel")
+        for name, a in res["audit"].items():
+            lines.append(f"   {name}: audit {a['audit_ms']:.0f} ms, {a['evaluations']} evaluations, "
+                         f"{a['findings']} findings; {a['cycles_to_clean']} cycles -> {a['final_flaws']} flaws in "
+                         f"{a['flywheel_s']:.1f} s; recall {a['audit_recall']:.0%} vs random search "
+                         f"{a['random_recall_same_budget']:.0%} at the same budget")
+    if "scaling" in res:
+        s = res["scaling"]
+        lines.append(f"\n7. scaling: local patch vs flags {s['flags']}: exponent {s['exponent_flags']:.2f}; "
+                     f"train step vs expert samples {s['expert_samples']}: exponent {s['exponent_train_step']:.2f}; "
+                     f"audit: exponent {s['exponent_audit']:.2f}")
+        if "reevaluation" in res:
+            lines.append(f"   cached re-evaluation vs cells: exponent {res['reevaluation']['exponent_cached']:.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
