@@ -66,6 +66,7 @@ class History:
                                str(root / SESSION_FILE))
         root.mkdir(parents=True, exist_ok=True)
         h = cls(root, model.world_name, model.world_hash, [], None)
+        h.recovered = []
         h.add(model, label)
         return h
 
@@ -98,7 +99,37 @@ class History:
                 raise SessionError(src, f"$.versions[{i}].directory", "a path inside the session", d)
             entries.append(entry)
         world = data.get("world", {})
-        return cls(root, str(world.get("name")), str(world.get("sha256")), entries, data.get("current"))
+        h = cls(root, str(world.get("name")), str(world.get("sha256")), entries, data.get("current"))
+        h._recover()
+        return h
+
+    def _recover(self) -> None:
+        """A crash between writing a version's artifact and recording it in
+        session.json leaves a complete but unlisted artifact: list it again
+        (nothing the user made is lost), and say so in ``recovered``."""
+        self.recovered: list[int] = []
+        listed = {e.directory for e in self.entries}
+        vdir = self.root / "versions"
+        if not vdir.is_dir():
+            return
+        for d in sorted(vdir.iterdir()):
+            rel = f"versions/{d.name}"
+            if rel in listed or not d.is_dir() or d.name.startswith("."):
+                continue
+            try:
+                meta = artifact.read_metadata(d)
+                model = artifact.load(d)
+            except InputError:
+                continue                          # not an artifact: leave it alone
+            if model.world_hash != self.world_hash:
+                continue
+            created = str(meta.get("created", ""))
+            self.entries.append(VersionEntry(model.version, model.parent, "recovered after a crash",
+                                             created, rel, _plain(model.metrics)))
+            self.recovered.append(model.version)
+        if self.recovered:
+            self.entries.sort(key=lambda e: e.version)
+            self._save()
 
     # ------------------------------------------------------------------ writing
     def _save(self) -> None:
@@ -108,13 +139,17 @@ class History:
             "current": self.current, "versions": [e.to_dict() for e in self.entries]})
 
     def next_version(self) -> int:
-        return max((e.version for e in self.entries), default=0) + 1
+        v = max((e.version for e in self.entries), default=0) + 1
+        while (self.root / f"versions/v{v:04d}").exists():   # never reuse a directory
+            v += 1
+        return v
 
     def add(self, model: RewardModel, label: str) -> RewardModel:
         """Store ``model`` as a new version (renumbered if its number is taken)."""
         if model.world_hash != self.world_hash:
             raise SessionError(str(self.root), "world", f"a model of world '{self.world_name}'", model.world_name)
-        if any(e.version == model.version for e in self.entries):
+        if any(e.version == model.version for e in self.entries) or \
+                (self.root / f"versions/v{model.version:04d}").exists():
             model.version = self.next_version()
         rel = f"versions/v{model.version:04d}"
         artifact.save(model, self.root / rel)

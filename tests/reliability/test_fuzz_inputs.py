@@ -1,0 +1,170 @@
+"""Property and fuzz tests for everything a person can hand the program: world
+files, flag files, artifact metadata. Valid inputs load and round-trip;
+invalid ones raise the documented error type (never crash with another)."""
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import worlds
+from explorer.core.flags import FlagSet, load_flags, parse_flags
+from worlds.errors import InputError
+
+CUBE_TEXT = worlds.builtin_path("cube").read_text()
+CUBE = tomllib.loads(CUBE_TEXT)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+text = st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc")), max_size=12)
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
+                    st.floats(allow_nan=True, allow_infinity=True), text)
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                       st.dictionaries(text, inner, max_size=3)),
+                      max_leaves=8)
+
+
+def _toml_value(v) -> str:
+    if v is None:
+        return '""'
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and math.isnan(v):
+            return "nan"
+        if isinstance(v, float) and math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)} = {_toml_value(x)}" for k, x in v.items()) + "}"
+
+
+def _mutate(path: list[str], value) -> str:
+    """The cube world file with one field (at ``path``) replaced by ``value``."""
+    data = json.loads(json.dumps(CUBE))
+    node = data
+    for key in path[:-1]:
+        node = node[key] if not isinstance(node, list) else node[int(key)]
+    if isinstance(node, list):
+        node[int(path[-1])] = value
+    else:
+        node[path[-1]] = value
+    return _dump(data)
+
+
+def _dump(data: dict, prefix: str = "") -> str:
+    lines, tables = [], []
+    for k, v in data.items():
+        if isinstance(v, dict):
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            tables.append((k, v))
+        else:
+            lines.append(f"{json.dumps(k, ensure_ascii=False)} = {_toml_value(v)}")
+    out = "\n".join(lines) + "\n"
+    for k, v in tables:
+        name = f"{prefix}{json.dumps(k, ensure_ascii=False)}"
+        if isinstance(v, dict):
+            out += f"[{name}]\n" + _dump(v, name + ".")
+        else:
+            for item in v:
+                out += f"[[{name}]]\n" + _dump(item, name + ".")
+    return out
+
+
+FIELDS = [["name"], ["kind"], ["schema_version"], ["bounds", "min"], ["bounds", "max"],
+          ["landscape", "resolution"], ["landscape", "floor"], ["expert", "samples"], ["expert", "seed"],
+          ["background", "samples"], ["true_reward", "route_sigma"], ["card"]]
+
+
+def test_the_serialiser_round_trips_the_cube():
+    assert tomllib.loads(_dump(CUBE)) == CUBE
+    w = worlds.parse_bytes(_dump(CUBE).encode(), "cube-copy.toml")
+    assert w.expert_samples().shape == (20, 3)
+
+
+@FUZZ
+@given(field=st.sampled_from(FIELDS), value=values)
+def test_any_value_in_any_field_loads_or_raises_world_error(field, value):
+    text = _mutate(field, value)
+    try:
+        world = worlds.parse_bytes(text.encode(), "fuzz.toml")
+    except worlds.WorldError as exc:
+        assert "fuzz.toml" in str(exc)
+        return
+    # Valid: it behaves like a world.
+    assert world.expert_samples().shape[1] == 3
+    assert world.grid().points.shape[1] == 3
+
+
+@FUZZ
+@given(data=st.binary(max_size=400))
+def test_random_bytes_never_crash_the_loader(data):
+    try:
+        worlds.parse_bytes(data, "bytes.toml")
+    except worlds.WorldError:
+        pass
+
+
+@FUZZ
+@given(junk=st.dictionaries(text.filter(lambda k: len(k) > 0).filter(lambda k: k not in CUBE), values,
+                            min_size=1, max_size=2))
+def test_unknown_top_level_keys_are_errors(junk):
+    data = {**json.loads(json.dumps(CUBE)), **junk}
+    with pytest.raises(worlds.WorldError, match="unknown keys are not ignored"):
+        worlds.parse_bytes(_dump(data).encode(), "extra.toml")
+
+
+flag_item = st.fixed_dictionaries(
+    {"center": st.lists(st.floats(-2, 2, allow_nan=False), min_size=3, max_size=3),
+     "radius": st.floats(0.001, 3, allow_nan=False)})
+
+
+@FUZZ
+@given(items=st.lists(flag_item, max_size=20))
+def test_valid_flag_files_round_trip(tmp_path_factory, items):
+    d = tmp_path_factory.mktemp("flags")
+    fs = FlagSet()
+    for it in items:
+        fs.add(it["center"], it["radius"])
+    fs.save(d / "f.json", "cube")
+    flags, world = load_flags(d / "f.json")
+    assert flags == fs.snapshot() and world == "cube"
+
+
+@FUZZ
+@given(doc=values)
+def test_any_json_document_is_a_flags_error_or_valid(doc):
+    try:
+        parse_flags(doc, "doc.json")
+    except InputError as exc:
+        assert "doc.json" in str(exc)
+
+
+@pytest.mark.parametrize("text, field", [
+    ("expert.samples = 1000000000", "expert.samples"),
+    ("landscape.floor = -1", "landscape.floor"),
+    ("bounds.min = [1, -1, -1]", "bounds.max"),
+])
+def test_huge_and_inverted_values(text, field):
+    key, value = text.split(" = ")
+    path = key.split(".")
+    mutated = _mutate(path, json.loads(value))
+    with pytest.raises(worlds.WorldError, match=field.replace(".", r"\.")):
+        worlds.parse_bytes(mutated.encode(), "x.toml")
+
+
+def test_truncated_world_file(tmp_path: Path):
+    raw = CUBE_TEXT.encode()
+    for cut in range(0, len(raw), max(1, len(raw) // 40)):
+        try:
+            worlds.parse_bytes(raw[:cut], "cut.toml")
+        except worlds.WorldError as exc:
+            assert "cut.toml" in str(exc)
