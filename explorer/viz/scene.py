@@ -18,7 +18,7 @@ import pyvista as pv
 from worlds import World
 
 REWARD_TITLE = "learned reward"
-DIFF_TITLE = "reward change (after - before)"
+DIFF_TITLE = "reward change\n(after - before)"
 
 
 def reward_lut(floor: float, reverse: bool = False, hide_below_floor: bool = True) -> pv.LookupTable:
@@ -34,9 +34,27 @@ def reward_lut(floor: float, reverse: bool = False, hide_below_floor: bool = Tru
 
 
 def diff_lut() -> pv.LookupTable:
+    """Red = the reward fell, blue = it rose. NaN cells (see ``difference_values``)
+    are transparent."""
     lut = pv.LookupTable(cmap="RdBu")
     lut.scalar_range = (-1.0, 1.0)
+    lut.SetNanColor(1.0, 1.0, 1.0, 0.0)
     return lut
+
+
+def reward_title(reverse: bool) -> str:
+    legend = "yellow = high\npurple = low" if reverse else "yellow = low\npurple = high"
+    return f"{REWARD_TITLE}\n({legend})"
+
+
+def difference_values(world: World, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """after - before; for a volume, NaN (drawn transparent) where neither landscape
+    is above the floor, so the difference view shows the same kind of cloud."""
+    diff = np.asarray(after, np.float32) - np.asarray(before, np.float32)
+    if not world.is_terrain:
+        diff = np.where((np.asarray(before) > world.floor) | (np.asarray(after) > world.floor),
+                        diff, np.float32(np.nan)).astype(np.float32)
+    return diff
 
 
 @dataclass
@@ -47,6 +65,7 @@ class Scene:
     overlays: dict = field(default_factory=dict)
     mode: str = "reward"            # "reward" | "difference"
     reverse: bool = False
+    bar: object = None              # the scalar bar actor (its LUT and title follow the mode)
 
 
 def landscape_mesh(world: World, points: np.ndarray, reward: np.ndarray) -> pv.DataSet:
@@ -73,22 +92,28 @@ def _to_mesh_order(world: World, values: np.ndarray, n: int | None = None) -> np
 def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
                   reverse: bool = False, point_size: float | None = None) -> Scene:
     mesh = landscape_mesh(world, points, reward)
-    legend = "yellow = high\npurple = low" if reverse else "yellow = low\npurple = high"
-    bar = {"title": f"{REWARD_TITLE}\n({legend})", "n_labels": 5, "fmt": "%.1f", "vertical": True,
+    bar = {"title": reward_title(reverse), "n_labels": 5, "fmt": "%.1f", "vertical": True,
            "position_x": 0.83, "position_y": 0.12, "width": 0.07, "height": 0.6,
-           "color": "black", "title_font_size": 14, "label_font_size": 12}
+           "color": "black", "title_font_size": 14, "label_font_size": 12,
+           # fixed: an interactive bar (pyvistaqt's default) moves and swallows clicks
+           "interactive": False}
     if world.is_terrain:
         actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, False),
                                  clim=(0.0, 1.0), scalar_bar_args=bar, smooth_shading=True,
-                                 name="landscape")
+                                 name="landscape", render=False)
     else:
         size = point_size or max(3.0, 140.0 / world.resolution)
         actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, True),
                                  render_points_as_spheres=True, point_size=size,
-                                 scalar_bar_args=bar, name="landscape")
+                                 scalar_bar_args=bar, name="landscape", render=False)
         for bar_actor in plotter.scalar_bars.values():
             bar_actor.SetDrawBelowRangeSwatch(False)   # hidden cells need no legend swatch
-    return Scene(world, mesh, actor, reverse=reverse)
+    bar_actor = None
+    try:
+        bar_actor = plotter.scalar_bars[bar["title"]]
+    except (KeyError, AttributeError):
+        pass
+    return Scene(world, mesh, actor, reverse=reverse, bar=bar_actor)
 
 
 def update_reward(scene: Scene, reward: np.ndarray) -> None:
@@ -104,12 +129,21 @@ def set_colouring(scene: Scene, mode: str, reverse: bool | None = None) -> None:
     scene.mode = mode
     mapper = scene.actor.mapper
     if mode == "difference":
-        mapper.lookup_table = diff_lut()
+        lut = diff_lut()
+        mapper.lookup_table = lut
         mapper.scalar_range = (-1.0, 1.0)
+        title = DIFF_TITLE
     else:
         lut = reward_lut(scene.world.floor, scene.reverse, not scene.world.is_terrain)
         mapper.lookup_table = lut
         mapper.scalar_range = lut.scalar_range
+        title = reward_title(scene.reverse)
+    if scene.bar is not None:
+        # The scalar bar keeps the LUT it was made with unless told otherwise.
+        scene.bar.SetLookupTable(lut)
+        scene.bar.SetTitle(title)
+        scene.bar.SetDrawBelowRangeSwatch(False)
+        scene.bar.SetDrawNanAnnotation(False)
 
 
 def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
@@ -125,14 +159,14 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
         routes = [r + [0, 0, lift] for r in routes]
     actors["expert"] = [
         plotter.add_mesh(pv.PolyData(samples), color="black", point_size=11,
-                         render_points_as_spheres=True, pickable=False, name="expert_samples"),
+                         render_points_as_spheres=True, pickable=False, name="expert_samples", render=False),
     ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3, pickable=False,
-                          name=f"expert_route_{i}") for i, r in enumerate(routes)]
+                          name=f"expert_route_{i}", render=False) for i, r in enumerate(routes)]
     actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3,
-                                        pickable=False, name=f"goal_{g.name}", style="wireframe")
+                                        pickable=False, name=f"goal_{g.name}", style="wireframe", render=False)
                        for g in world.goals]
     actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3,
-                                          pickable=False, name=f"hazard_{h.name}", style="wireframe")
+                                          pickable=False, name=f"hazard_{h.name}", style="wireframe", render=False)
                          for h in world.hazards]
     actors["boundary"] = []
     if np.isfinite(world.boundary):
@@ -140,7 +174,8 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
         if outline is not None and outline.n_points:
             actors["boundary"].append(plotter.add_mesh(outline, color="#4d4d4d", opacity=0.12 if not world.is_terrain else 1.0,
                                                        line_width=2, pickable=False, name="norm_boundary",
-                                                       style="surface" if not world.is_terrain else "wireframe"))
+                                                       style="surface" if not world.is_terrain else "wireframe",
+                                                       render=False))
     for key, items in actors.items():
         for a in items:
             a.SetVisibility(bool(show.get(key, True)))
@@ -204,7 +239,8 @@ def set_flags(plotter, world: World, flags, name: str = "flags") -> None:
     if mesh.n_points == 0:
         plotter.remove_actor(name, render=False)
         return
-    plotter.add_mesh(mesh, color="red", line_width=4, pickable=False, name=name, reset_camera=False)
+    plotter.add_mesh(mesh, color="red", line_width=4, pickable=False, name=name, reset_camera=False,
+                     render=False)      # the caller renders (a GUI throttles; add_mesh would block ~25 ms)
 
 
 def default_camera(plotter, world: World) -> None:
@@ -214,10 +250,10 @@ def default_camera(plotter, world: World) -> None:
     span = float(np.max(world.bounds_max - world.bounds_min))
     direction = np.array([-1.3, 1.6, 0.8]) if not world.is_terrain else np.array([0.6, -1.4, 1.3])
     plotter.camera_position = [tuple(centre + direction * span), tuple(centre), (0, 0, 1)]
-    plotter.reset_camera()
+    plotter.reset_camera(render=False)      # callers render (the GUI throttles its frames)
     plotter.camera.zoom(1.1)
 
 
 def top_view(plotter) -> None:
-    plotter.view_xy()
-    plotter.reset_camera()
+    plotter.view_xy(render=False)
+    plotter.reset_camera(render=False)

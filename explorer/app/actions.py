@@ -1,0 +1,129 @@
+"""The window's actions, menus and toolbars (built once; texts and shortcuts come
+from ``help.SHORTCUTS`` so the Help menu lists exactly what the keys do)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QActionGroup, QKeySequence
+from PyQt6.QtWidgets import QComboBox, QLabel, QToolBar
+
+import worlds
+
+from . import help as help_text
+
+OVERLAYS = (("expert", "Expert samples and route"), ("goals", "Goals"), ("hazards", "Hazards"),
+            ("boundary", "Norm boundary (distance B from the support)"))
+
+
+class ActionsMixin:
+    """Mixed into MainWindow."""
+
+    def _action(self, key: str, text: str, slot=None, checkable: bool = False,
+                checked: bool = False) -> QAction:
+        act = QAction(text, self)
+        seq = help_text.shortcut(key)
+        if seq:
+            act.setShortcut(QKeySequence(seq))
+            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        tip = next((t for k, _, t in help_text.SHORTCUTS if k == key), text)
+        act.setToolTip(f"{tip} ({seq})" if seq else tip)
+        act.setStatusTip(tip)
+        act.setCheckable(checkable)
+        if checkable:
+            act.setChecked(checked)
+            if slot is not None:
+                act.toggled.connect(slot)
+        elif slot is not None:
+            act.triggered.connect(lambda _=False: slot())
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act = {
+            "open_world": a("open_world", "Open &world...", self.open_world_dialog),
+            "open_artifact": a("open_artifact", "&Open artifact...", self.open_artifact_dialog),
+            "save_artifact": a("save_artifact", "&Save artifact...", self.save_artifact),
+            "screenshot": a("screenshot", "Screens&hot (PNG)...", self.screenshot_dialog),
+            "quit": a("quit", "&Quit", self.close),
+            "undo": a("undo", "Undo", self.undo),
+            "redo": a("redo", "Redo", self.redo),
+            "delete_flag": a("delete_flag", "&Delete flag", lambda: self.delete_flag(
+                self.flag_panel.selected_id())),
+            "flag_tool": a("flag_tool", "&Flag tool", self._on_flag_tool, checkable=True),
+            "reset_camera": a("reset_camera", "&Reset camera", self.view.reset_camera),
+            "top_view": a("top_view", "&Top view", self.view.top_view),
+            "reverse": a("reverse", "Re&verse colours", self._on_reverse, checkable=True),
+            "show_after": a("show_after", "&Now", lambda c: c and self.set_compare("after"), True, True),
+            "show_before": a("show_before", "&Before", lambda c: c and self.set_compare("before"), True),
+            "show_difference": a("show_difference", "&Difference",
+                                 lambda c: c and self.set_compare("difference"), True),
+            "train": a("train", "&Train model", self.train_again),
+            "refine": a("refine", "&Refine", self.refine),
+            "stop": a("stop", "&Stop", self.stop_job),
+            "shortcuts": a("", "&Keyboard shortcuts", self.show_shortcuts),
+            "about": a("", "&About", self.show_about),
+        }
+        self.act["shortcuts"].setShortcut(QKeySequence("F1"))
+        group = QActionGroup(self)
+        for k in ("show_after", "show_before", "show_difference"):
+            group.addAction(self.act[k])
+        self.overlay_actions = {}
+        for key, text in OVERLAYS:
+            act = QAction(text, self, checkable=True, checked=True)
+            act.setToolTip(f"Show or hide: {text.lower()}")
+            act.toggled.connect(lambda on, k=key: self.view.set_overlay(k, on))
+            self.overlay_actions[key] = act
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        for k in ("open_world", "open_artifact", "save_artifact", None, "screenshot", None, "quit"):
+            m.addSeparator() if k is None else m.addAction(self.act[k])
+        m = mb.addMenu("&Edit")
+        for k in ("undo", "redo", None, "delete_flag", "flag_tool"):
+            m.addSeparator() if k is None else m.addAction(self.act[k])
+        m = mb.addMenu("&View")
+        for k in ("reset_camera", "top_view", None, "show_after", "show_before", "show_difference",
+                  "reverse", None):
+            m.addSeparator() if k is None else m.addAction(self.act[k])
+        for act in self.overlay_actions.values():
+            m.addAction(act)
+        m = mb.addMenu("&Model")
+        for k in ("train", "refine", "stop"):
+            m.addAction(self.act[k])
+        m = mb.addMenu("&Help")
+        m.addAction(self.act["shortcuts"])
+        m.addAction(self.act["about"])
+        tb = QToolBar("World")
+        tb.setObjectName("world")
+        self.addToolBar(tb)
+        self.world_combo = QComboBox()
+        self.world_combo.setToolTip("Built-in worlds (and world files you opened); picking one "
+                                    "trains a reward model for it")
+        self.world_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.world_combo.setMinimumContentsLength(12)
+        self.world_combo.activated.connect(self._on_world_picked)
+        tb.addWidget(QLabel(" world "))
+        tb.addWidget(self.world_combo)
+        tb.addAction(self.act["train"])
+        tb = QToolBar("View")
+        tb.setObjectName("view")
+        self.addToolBar(tb)
+        for k in ("flag_tool", None, "reset_camera", "top_view", "screenshot", None, "show_after",
+                  "show_before", "show_difference", "reverse"):
+            tb.addSeparator() if k is None else tb.addAction(self.act[k])
+        self._sync_world_combo()
+
+    def _sync_world_combo(self) -> None:
+        self.world_combo.blockSignals(True)
+        names = worlds.available()
+        w = self.session.world
+        items = [(n, n) for n in names]
+        if not w.source.startswith("builtin:"):
+            items.append((f"{w.name} ({Path(w.source).name})", w.source))
+        self.world_combo.clear()
+        for text, data in items:
+            self.world_combo.addItem(text, data)
+        current = w.name if w.source.startswith("builtin:") else w.source
+        self.world_combo.setCurrentIndex(max(0, self.world_combo.findData(current)))
+        self.world_combo.blockSignals(False)

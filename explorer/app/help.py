@@ -1,0 +1,72 @@
+"""Texts the window shows: keyboard shortcuts, tooltips of the readouts, About."""
+from __future__ import annotations
+
+# (action key, shortcut, what it does) -- the Help menu lists exactly these.
+SHORTCUTS: list[tuple[str, str, str]] = [
+    ("flag_tool", "F", "Flag tool on/off: a click (no drag) on the landscape places a flag"),
+    ("", "Shift+click", "Place a flag at any time, whatever the tool"),
+    ("", "Ctrl+click", "Move the selected flag to the clicked cell"),
+    ("", "Drag", "Rotate the view (never places a flag); right-drag zooms, middle-drag pans"),
+    ("delete_flag", "Del", "Delete the selected flag"),
+    ("undo", "Ctrl+Z", "Undo the last flag edit (add, move, delete, radius)"),
+    ("redo", "Ctrl+Shift+Z", "Redo"),
+    ("refine", "Ctrl+R", "Refine the reward model with the flags (method from the Refine panel)"),
+    ("stop", "Esc", "Stop a running refinement or training, keeping the last good state"),
+    ("show_after", "A", "Show the current landscape"),
+    ("show_before", "B", "Show the landscape before the last refinement"),
+    ("show_difference", "D", "Colour by reward change (after - before)"),
+    ("reverse", "Ctrl+I", "Reverse colours (yellow = high instead of yellow = low)"),
+    ("reset_camera", "R", "Reset the camera"),
+    ("top_view", "T", "Look from the top"),
+    ("screenshot", "Ctrl+P", "Save a screenshot of the 3D view as PNG"),
+    ("open_world", "Ctrl+Shift+O", "Open a world file (.toml)"),
+    ("open_artifact", "Ctrl+O", "Open a reward artifact (directory)"),
+    ("save_artifact", "Ctrl+S", "Save the reward model as an artifact (directory)"),
+    ("train", "Ctrl+T", "Train a new reward model on the world's expert samples"),
+    ("quit", "Ctrl+Q", "Quit"),
+]
+
+
+def shortcut(key: str) -> str:
+    for k, seq, _ in SHORTCUTS:
+        if k == key:
+            return seq
+    return ""
+
+
+def shortcuts_html() -> str:
+    rows = "".join(f"<tr><td><b>{seq}</b></td><td>{text}</td></tr>" for _, seq, text in SHORTCUTS)
+    return f"<table cellspacing='6'>{rows}</table>"
+
+
+READOUT_TIPS = {
+    "version": "The reward model's version: every refinement or psi edit makes a new one "
+               "(the artifact records the chain of edits).",
+    "flaws": "Grid cells whose reward is above the floor although they break a norm "
+             "(e.g. farther than B from the expert support): spurious reward. Lower is better.",
+    "basin": "The basin: cells near the expert support (within B) with reward above the floor. "
+             "Retention = their summed reward now / before the last refinement; a refinement "
+             "should keep it near 100%.",
+    "flags": "Highest reward inside any flag, against the median reward of the expert samples. "
+             "After a good refinement the first is below the floor and the second stays high.",
+    "correlation": "Pearson correlation between the learned reward and the world's true reward "
+                   "over the grid (the true reward is the teacher's knowledge; the learner never "
+                   "sees it). Higher is better.",
+    "check": "Regression check after the last refinement: passed if no basin cell lost more than "
+             "10% of its reward and the basin did not shrink.",
+}
+
+ABOUT_HTML = """
+<h3>Reward Landscape Explorer</h3>
+<p>Train, look at, audit and refine learned reward models in 3D toy worlds.</p>
+<p>The method is <b>Interactionless Inverse Reinforcement Learning</b> (IIRL):
+a reward model learned from expert samples alone, without interacting with an
+environment, becomes an inspectable and editable alignment artifact that is
+hardened over cycles of the <i>Alignment Flywheel</i> (audit, triage, refine).</p>
+<p>reward(s) = g<sub>psi</sub>(E<sub>theta</sub>(s)) - patches(s), where
+E<sub>theta</sub> is a mixture-of-experts autoencoder whose reconstruction error
+is the expertness signal, and g<sub>psi</sub> a monotone mapping to [0, 1].</p>
+<p>Malomgré &amp; Simoens, <i>Interactionless Inverse Reinforcement Learning: A
+Data-Centric Framework for Durable Alignment</i>, arXiv 2602.14844 (AAMAS 2026).</p>
+<p>Colours: yellow = low reward, purple = high (reversible). Runs offline on a laptop CPU.</p>
+"""
