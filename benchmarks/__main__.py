@@ -75,8 +75,20 @@ def report(res: dict) -> str:
                      f"({d['fps']:.0f} fps) vs matplotlib {d['matplotlib_ms']:.0f} ms -> {d['speedup']:.0f}x")
     if "gui" in res:
         g = res["gui"]
-        for k, v in g.items():
-            lines.append(f"   gui {k}: {v}")
+        q = g["qt_display_update"]
+        lines.append(f"   Qt view ({q['cells']} cells): in place {q['inplace_ms']:.1f} ms ({q['fps']:.0f} fps) vs "
+                     f"matplotlib {q['matplotlib_ms']:.0f} ms -> {q['speedup']:.0f}x")
+        win = g["window"]
+        lat = win["click_to_visible_change_auto_refine"]
+        lines.append("\n4. click -> first visible change (auto-refine on): " + ", ".join(
+            f"{m}: landscape {v['median_landscape_changed_ms']:.0f} ms (flag drawn {v['median_flag_visible_ms']:.0f} ms)"
+            for m, v in lat.items()))
+        gap = win["event_loop_gap_during_refinement"]
+        lines.append("5. event-loop gap during refinement: " + ", ".join(
+            f"{m}: worst {v['median_worst_gap_ms']:.0f} ms, p95 "
+            f"{sorted(r['p95_gap_ms'] for r in v['runs'])[len(v['runs']) // 2]:.0f} ms" for m, v in gap.items()))
+        lines.append(f"7. peak memory of the GUI process (cube, after a refinement): "
+                     f"{g['peak_memory']['peak_rss_mb']:.0f} MB")
     if "audit" in res:
         lines.append("\n6. audit and flywheel")
         for name, a in res["audit"].items():

@@ -53,13 +53,10 @@ def display_update(plotter=None, world_name: str = "cube", smoke: bool = False) 
             ax.plot_surface(pts[:, 0].reshape(n, n), pts[:, 1].reshape(n, n), pts[:, 2].reshape(n, n),
                             facecolors=matplotlib.colormaps["viridis_r"](r.reshape(n, n)))
         else:
-            # A volume in matplotlib: one surface per z-slice (what one would do by hand).
-            n = land.grid.shape[0]
-            P = pts.reshape(n, n, n, 3)
-            R = r.reshape(n, n, n)
-            for k in range(0, n, max(1, n // 5)):
-                ax.plot_surface(P[:, :, k, 0], P[:, :, k, 1], P[:, :, k, 2],
-                                facecolors=matplotlib.colormaps["viridis_r"](R[:, :, k]), shade=False)
+            # The same data for a volume: the cells above the floor as a 3D scatter
+            # (plot_surface has no volume form; this is what an author would draw).
+            keep = r > world.floor
+            ax.scatter(pts[keep, 0], pts[keep, 1], pts[keep, 2], c=r[keep], cmap="viridis_r", s=6)
         fig.canvas.draw()
     t_mpl = timeit(mpl, repeats=3 if smoke else 5)
     plt.close(fig)
