@@ -304,6 +304,31 @@ def cmd_figure(args) -> int:
     return 0
 
 
+def cmd_collapse(args) -> int:
+    import torch
+    from explorer.core import collapse
+
+    torch.set_num_threads(args.threads)
+    world = None if args.world == "linear" else _load_world(args.world)
+    arms = collapse.ARMS if args.arm == "all" else (args.arm,)
+    kw = {"iterations": args.rounds} if world is None else {"rounds": args.rounds}
+    results = {arm: collapse.run_seeds(arm, args.seeds, world, **kw) for arm in arms}
+    summaries = {arm: collapse.summary(r["mean"]) for arm, r in results.items()}
+    lines = [f"alignment collapse on {args.world}: {args.rounds} rounds, {args.seeds} seeds (seed mean)"]
+    for arm, sm in summaries.items():
+        lines.append(f"  {arm:<10} true utility {sm['start_utility']:.2f} -> peak {sm['peak_utility']:.2f} "
+                     f"(round {sm['peak_iteration']}) -> final {sm['final_utility']:.2f}; "
+                     f"off-target magnitude final {sm['final_noise']:.2f}")
+    if world is None:
+        pub = collapse.PUBLISHED_LINEAR
+        lines.append("  published (linear, seed 0): " + ", ".join(f"{k} {v}" for k, v in pub.items()))
+    payload = {"world": args.world, "rounds": args.rounds, "seeds": args.seeds, "summary": summaries,
+               "curves": {arm: {stat: {m: r[stat][m] for m in collapse.METRICS if m in r[stat]}
+                                for stat in ("mean", "min", "max")} for arm, r in results.items()}}
+    _emit(args, collapse.as_json(payload), "\n".join(lines))
+    return 0
+
+
 def cmd_gui(args) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print("explorer: no display found (DISPLAY is not set); the window needs one. "
@@ -396,6 +421,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--reverse", action="store_true")
     common(f)
 
+    co = sub.add_parser("collapse", help="lesson: alignment collapse under iterative retraining, and FPO")
+    co.add_argument("--world", default="linear", help="linear (the authors' controlled environment) or a world")
+    co.add_argument("--rounds", type=_positive_int, default=300)
+    co.add_argument("--arm", choices=["myopic", "relaxed", "practical", "all"], default="all")
+    co.add_argument("--seeds", type=_positive_int, default=5)
+    common(co)
+
     h = sub.add_parser("history", help="list the versions in a session directory")
     h.add_argument("session")
     h.add_argument("--json", action="store_true")
@@ -435,7 +467,7 @@ def _nonneg_int(text: str) -> int:
 
 COMMANDS = {"gui": cmd_gui, "worlds": cmd_worlds, "train": cmd_train, "refine": cmd_refine,
             "render": cmd_render, "audit": cmd_audit, "cycle": cmd_cycle, "history": cmd_history,
-            "figure": cmd_figure}
+            "figure": cmd_figure, "collapse": cmd_collapse}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"explorer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:            # e.g. `explorer ... --json | head`
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

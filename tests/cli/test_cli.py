@@ -79,3 +79,27 @@ def test_worlds_json():
                        text=True, timeout=60)
     data = json.loads(p.stdout)
     assert data["default"] == "cube" and "cube" in [w["name"] for w in data["worlds"]]
+
+
+def test_audit_cycle_history_and_collapse(trained, capsys, tmp_path):
+    d = trained
+    assert main(["audit", "--artifact", str(d / "v1"), "--json"]) == 0
+    audit = json.loads(capsys.readouterr().out)
+    assert audit["findings"] and audit["mode"] == "norms" and audit["evaluations"] > 0
+    assert all({"center", "radius", "score", "reason", "kind"} <= set(f) for f in audit["findings"])
+    assert main(["audit", "--artifact", str(d / "v1"), "--no-constraints", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["mode"] == "norm-free"
+    s = tmp_path / "session"
+    assert main(["cycle", "--artifact", str(d / "v1"), "--accept", "all", "--cycles", "5", "--session", str(s),
+                 "--out", str(tmp_path / "clean"), "--json"]) == 0
+    cycles = json.loads(capsys.readouterr().out)["cycles"]
+    released = [c for c in cycles if c["released"]]
+    assert released[-1]["flaws_after"] == 0
+    assert {c["basin_cells"] for c in released} == {released[0]["basin_cells"]}
+    assert main(["history", str(s), "--json"]) == 0
+    hist = json.loads(capsys.readouterr().out)
+    assert [v["version"] for v in hist["versions"]] == list(range(1, len(released) + 2))
+    assert main(["collapse", "--world", "linear", "--seeds", "1", "--json"]) == 0
+    col = json.loads(capsys.readouterr().out)
+    assert abs(col["summary"]["myopic"]["final_utility"] - 3.9) < 0.2
+    assert col["summary"]["relaxed"]["final_utility"] > 9.5
