@@ -92,7 +92,8 @@ def cmd_train(args) -> int:
                  "train_seconds": seconds, "metrics": m},
           f"trained on {world.name} in {seconds:.1f} s -> {args.out} (v{model.version})\n"
           f"flaws: {m['flaws']} of {m['cells']} cells, basin: {m['basin_cells']} cells, "
-          f"expert median reward {m['expert_median_reward']:.3f}")
+          f"expert median reward {m['expert_median_reward']:.3f}"
+          + (f"\nwarning: {m['training_message']}" if m.get("training_message") else ""))
     return 0
 
 

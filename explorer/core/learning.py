@@ -46,16 +46,29 @@ def train_steps(world: World, config: TrainingConfig | None = None,
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     x = torch.as_tensor(samples)
     loss_value = float("nan")
+    good_state, good_step, first_loss, note = None, 0, None, ""
     for step in range(1, config.steps + 1):
         opt.zero_grad()
         loss = net.error(x).mean()
+        value = float(loss.detach())
+        first_loss = value if first_loss is None else first_loss
+        # Divergence: NaN/inf, or a loss that exploded far above where it started.
+        if not np.isfinite(value) or value > 1e3 * max(first_loss, 1e-3):
+            if good_state is None:
+                raise FloatingPointError(f"training diverged at step {step} (loss {value:.3g}) before any "
+                                         f"good state; lower the learning rate (lr={config.lr:g})")
+            net.load_state_dict(good_state)
+            note = (f"training diverged at step {step} (loss {value:.3g}); rolled back to the last good "
+                    f"state (step {good_step}, loss {loss_value:.3g})")
+            break
         loss.backward()
         opt.step()
-        loss_value = float(loss.detach())
-        if not np.isfinite(loss_value):
-            raise FloatingPointError(f"training diverged at step {step} (loss {loss_value})")
-        if step % report_every == 0 and step < config.steps:
-            yield step, loss_value, None
+        loss_value = value
+        if step % report_every == 0:
+            good_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            good_step = step
+            if step < config.steps:
+                yield step, loss_value, None
     net.eval()
     train_err = net.error_np(samples)
     l_min = float(train_err.min())
@@ -65,9 +78,11 @@ def train_steps(world: World, config: TrainingConfig | None = None,
                         expert_samples=samples)
     model.metrics["train_error_max"] = float(train_err.max())
     model.metrics["train_error_mean"] = float(train_err.mean())
-    model.edits.append({"op": "train", "steps": config.steps, "seed": config.seed,
-                        "final_loss": loss_value})
-    yield config.steps, loss_value, model
+    model.edits.append({"op": "train", "steps": good_step if note else config.steps, "seed": config.seed,
+                        "final_loss": loss_value, **({"message": note} if note else {})})
+    if note:
+        model.metrics["training_message"] = note
+    yield (good_step if note else config.steps), loss_value, model
 
 
 def train(world: World, config: TrainingConfig | None = None,

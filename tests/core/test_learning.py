@@ -53,3 +53,21 @@ def test_training_diverging_is_reported(cube):
     cfg = config_for(cube, steps=50, lr=1e30)
     with pytest.raises(FloatingPointError, match="diverged"):
         train(cube, cfg)
+
+
+def test_training_divergence_rolls_back_to_the_last_good_state(cube, monkeypatch):
+    from explorer.core.expertness import MoEAutoencoder
+    real = MoEAutoencoder.error
+    calls = {"n": 0}
+
+    def flaky(self, states):
+        calls["n"] += 1
+        out = real(self, states)
+        return out * float("nan") if calls["n"] == 250 else out
+
+    monkeypatch.setattr(MoEAutoencoder, "error", flaky)
+    model = train(cube, config_for(cube, steps=400))
+    monkeypatch.undo()
+    assert "rolled back" in model.metrics["training_message"] and "step 200" in model.metrics["training_message"]
+    assert model.edits[-1]["steps"] == 200
+    assert np.isfinite(model.reward(cube.expert_samples())).all()
