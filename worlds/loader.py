@@ -99,7 +99,14 @@ def _build(top: Table, file_hash: str) -> World:
     bg_seed = bg.int("seed", 1, lo=0, hi=2**31 - 1)
     bg.finish()
 
-    norms = [_norm(t, hazards, dims) for t in top.tables("norms")]
+    norm_tables = top.tables("norms")
+    norms = [_norm(t, hazards, dims, i) for i, t in enumerate(norm_tables)]
+    seen_norms: set[str] = set()
+    for t, n in zip(norm_tables, norms):
+        if n.name in seen_norms:
+            # Norms are reported (and enforced) by name: two with one name would hide one.
+            raise t.error("name", "a name not used by another norm", n.name)
+        seen_norms.add(n.name)
 
     tr = top.table("true_reward", optional=True) or Table({}, src, "true_reward")
     true_spec = TrueReward(
@@ -154,7 +161,9 @@ def _route(t: Table, dims: int) -> Route:
         for axis in "xyz"[:dims]:
             text = t.str(axis)
             try:
-                fns.append(compile_expression(text))
+                fn = compile_expression(text)
+                fn(np.linspace(0.0, 1.0, 3))        # evaluation errors (wrong arity, ...) surface here
+                fns.append(fn)
             except ExpressionError as exc:
                 raise t.error(axis, f"an expression in t ({exc})", text) from None
 
@@ -174,7 +183,7 @@ def _route(t: Table, dims: int) -> Route:
     return Route(path, weight)
 
 
-def _norm(t: Table, hazards: list[Region], dims: int) -> Norm:
+def _norm(t: Table, hazards: list[Region], dims: int, index: int) -> Norm:
     kind = t.str("kind", choices=("support_required", "avoid_region"))
     if kind == "support_required":
         boundary = t.num("boundary", lo=0.0, lo_open=True)
@@ -189,7 +198,7 @@ def _norm(t: Table, hazards: list[Region], dims: int) -> Norm:
             raise t.error("region", f"the name of a hazard ({names})", ref)
         region = match[0]
     else:
-        region = Region(t.str("name", "avoid_region"), t.vec("center", dims),
+        region = Region(t.str("name", f"avoid region #{index + 1}"), t.vec("center", dims),
                         t.num("radius", lo=0.0, lo_open=True))
     name = t.str("name", f"avoid {region.name}")
     t.finish()
