@@ -336,7 +336,7 @@ def cmd_gui(args) -> int:
               "Headless, use: explorer render --world cube --out cube.png", file=sys.stderr)
         return 2
     from explorer.app.main_window import run
-    return run(world=args.world or "cube", artifact=args.artifact)
+    return run(world=args.world or "cube", artifact=args.artifact, session_dir=args.session)
 
 
 def _check_out(out: str, force: bool) -> None:
@@ -360,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gui", help="open the desktop explorer (default command)")
     g.add_argument("--world", help="built-in world name or path to a .toml (default cube)")
     g.add_argument("--artifact", help="open this reward artifact instead of training")
+    g.add_argument("--session", help="session directory for versions (created if new, reopened if not)")
     g.add_argument("--debug", action="store_true")
 
     w = sub.add_parser("worlds", help="list the built-in worlds")

@@ -1,11 +1,17 @@
 """Shared fixtures. Core tests import no Qt at all (napari-style)."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 import torch
 
 torch.set_num_threads(1)
+# The window saves released versions under the user's data directory when no
+# session was chosen: tests must never write into the real home directory.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="explorer-test-data-")
 
 
 @pytest.fixture(scope="session")

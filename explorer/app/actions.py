@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import QComboBox, QLabel, QToolBar
 import worlds
 
 from . import help as help_text
+from .policy_layer import MODE_NAMES, MODES
 
 OVERLAYS = (("expert", "Expert samples and route"), ("goals", "Goals"), ("hazards", "Hazards"),
             ("boundary", "Norm boundary (distance B from the support)"))
@@ -52,8 +53,8 @@ class ActionsMixin:
             "delete_flag": a("delete_flag", "&Delete flag", lambda: self.delete_flag(
                 self.flag_panel.selected_id())),
             "flag_tool": a("flag_tool", "&Flag tool", self._on_flag_tool, checkable=True),
-            "reset_camera": a("reset_camera", "&Reset camera", self.view.reset_camera),
-            "top_view": a("top_view", "&Top view", self.view.top_view),
+            "reset_camera": a("reset_camera", "&Reset camera", self.reset_camera),
+            "top_view": a("top_view", "&Top view", self.top_view),
             "reverse": a("reverse", "Re&verse colours", self._on_reverse, checkable=True),
             "show_after": a("show_after", "&Now", lambda c: c and self.set_compare("after"), True, True),
             "show_before": a("show_before", "&Before", lambda c: c and self.set_compare("before"), True),
@@ -62,6 +63,17 @@ class ActionsMixin:
             "train": a("train", "&Train model", self.train_again),
             "refine": a("refine", "&Refine", self.refine),
             "stop": a("stop", "&Stop", self.stop_job),
+            "audit": a("audit", "&Audit", self.audit),
+            "apply_accepted": a("apply_accepted", "A&pply accepted findings", self.apply_accepted),
+            "next_finding": a("next_finding", "&Next finding", lambda: self.step_finding(1)),
+            "prev_finding": a("prev_finding", "&Previous finding", lambda: self.step_finding(-1)),
+            "accept_finding": a("accept_finding", "A&ccept finding",
+                                lambda: self.decide_selected("accept")),
+            "reject_finding": a("reject_finding", "Re&ject finding (reviewed, fine)",
+                                lambda: self.decide_selected("reject")),
+            "new_session": a("new_session", "&New session...", self.new_session_dialog),
+            "open_session": a("open_session", "Open sessio&n...", self.open_session_dialog),
+            "policy_cycle": a("policy_cycle", "Next &policy", self.cycle_policy),
             "shortcuts": a("", "&Keyboard shortcuts", self.show_shortcuts),
             "about": a("", "&About", self.show_about),
         }
@@ -77,7 +89,8 @@ class ActionsMixin:
             self.overlay_actions[key] = act
         mb = self.menuBar()
         m = mb.addMenu("&File")
-        for k in ("open_world", "open_artifact", "save_artifact", None, "screenshot", None, "quit"):
+        for k in ("open_world", "open_artifact", "save_artifact", None, "new_session", "open_session", None,
+                  "screenshot", None, "quit"):
             m.addSeparator() if k is None else m.addAction(self.act[k])
         m = mb.addMenu("&Edit")
         for k in ("undo", "redo", None, "delete_flag", "flag_tool"):
@@ -88,9 +101,12 @@ class ActionsMixin:
             m.addSeparator() if k is None else m.addAction(self.act[k])
         for act in self.overlay_actions.values():
             m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.act["policy_cycle"])
         m = mb.addMenu("&Model")
-        for k in ("train", "refine", "stop"):
-            m.addAction(self.act[k])
+        for k in ("train", "refine", "stop", None, "audit", "next_finding", "prev_finding", "accept_finding",
+                  "reject_finding", "apply_accepted"):
+            m.addSeparator() if k is None else m.addAction(self.act[k])
         m = mb.addMenu("&Help")
         m.addAction(self.act["shortcuts"])
         m.addAction(self.act["about"])
@@ -112,7 +128,29 @@ class ActionsMixin:
         for k in ("flag_tool", None, "reset_camera", "top_view", "screenshot", None, "show_after",
                   "show_before", "show_difference", "reverse"):
             tb.addSeparator() if k is None else tb.addAction(self.act[k])
+        tb = QToolBar("Flywheel")
+        tb.setObjectName("flywheel")
+        self.addToolBar(tb)
+        tb.addAction(self.act["audit"])
+        tb.addAction(self.act["apply_accepted"])
+        tb.addSeparator()
+        self.policy_combo = QComboBox()
+        for key in MODES:
+            self.policy_combo.addItem(MODE_NAMES[key], key)
+        self.policy_combo.setToolTip("A policy consuming the reward, drawn over the landscape: value "
+                                     "iteration on the grid or gradient ascent (G cycles)")
+        self.policy_combo.currentIndexChanged.connect(
+            lambda _i: self.set_policy(self.policy_combo.currentData()))
+        tb.addWidget(self.policy_combo)
         self._sync_world_combo()
+
+    def reset_camera(self) -> None:
+        self.findings_layer.stop()            # a flight to a finding would undo the reset
+        self.view.reset_camera()
+
+    def top_view(self) -> None:
+        self.findings_layer.stop()
+        self.view.top_view()
 
     def _sync_world_combo(self) -> None:
         self.world_combo.blockSignals(True)

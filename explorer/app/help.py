@@ -8,10 +8,16 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("", "Ctrl+click", "Move the selected flag to the clicked cell"),
     ("", "Drag", "Rotate the view (never places a flag); right-drag zooms, middle-drag pans"),
     ("delete_flag", "Del", "Delete the selected flag"),
-    ("undo", "Ctrl+Z", "Undo the last flag edit (add, move, delete, radius)"),
+    ("undo", "Ctrl+Z", "Undo the last flag edit (add, move, delete, radius) or triage decision"),
     ("redo", "Ctrl+Shift+Z", "Redo"),
     ("refine", "Ctrl+R", "Refine the reward model with the flags (method from the Refine panel)"),
     ("stop", "Esc", "Stop a running refinement or training, keeping the last good state"),
+    ("audit", "Ctrl+Shift+A", "Audit the current version: find spurious regions (findings) in the background"),
+    ("next_finding", "N", "Next region of the audit (the camera flies to it)"),
+    ("prev_finding", "P", "Previous region of the audit"),
+    ("accept_finding", "Y", "Accept the selected region: all its findings will be patched"),
+    ("reject_finding", "X", "Reject the selected region: reviewed, fine (not proposed again for this version)"),
+    ("apply_accepted", "Ctrl+Return", "Apply accepted findings: patch, regression check, release a new version"),
     ("show_after", "A", "Show the current landscape"),
     ("show_before", "B", "Show the landscape before the last refinement"),
     ("show_difference", "D", "Colour by reward change (after - before)"),
@@ -22,6 +28,9 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("open_world", "Ctrl+Shift+O", "Open a world file (.toml)"),
     ("open_artifact", "Ctrl+O", "Open a reward artifact (directory)"),
     ("save_artifact", "Ctrl+S", "Save the reward model as an artifact (directory)"),
+    ("new_session", "Ctrl+Shift+N", "New session: keep this session's versions in a directory you choose"),
+    ("open_session", "Ctrl+Alt+O", "Open a session directory (its versions and triage decisions)"),
+    ("policy_cycle", "G", "Policy path: off / value iteration / gradient ascent"),
     ("train", "Ctrl+T", "Train a new reward model on the world's expert samples"),
     ("quit", "Ctrl+Q", "Quit"),
 ]
@@ -53,7 +62,16 @@ READOUT_TIPS = {
                    "over the grid (the true reward is the teacher's knowledge; the learner never "
                    "sees it). Higher is better.",
     "check": "Regression check after the last refinement: passed if no basin cell lost more than "
-             "10% of its reward and the basin did not shrink.",
+             "10% of its reward and the basin did not shrink. Only a version that passes is released "
+             "into the session's history.",
+    "cycle": "This version's flywheel metrics: flaws the audit found, the accepted ones patched and "
+             "refused (the basin cap kept them), flaws remaining, and the highest learned reward left "
+             "inside confirmed spurious regions (all findings accepted so far).",
+    "policy": "A policy consuming the reward, drawn over the landscape (G switches it): where it ends "
+              "(goal, basin, spurious = a place that breaks a norm) and its true return (the teacher's "
+              "reward along the path).",
+    "gate": "The runtime gate on the policy's path: states blocked (served reward below the floor) "
+            "and escalated (E_theta's experts disagree more than on any expert sample).",
 }
 
 ABOUT_HTML = """
@@ -68,5 +86,11 @@ E<sub>theta</sub> is a mixture-of-experts autoencoder whose reconstruction error
 is the expertness signal, and g<sub>psi</sub> a monotone mapping to [0, 1].</p>
 <p>Malomgré &amp; Simoens, <i>Interactionless Inverse Reinforcement Learning: A
 Data-Centric Framework for Durable Alignment</i>, arXiv 2602.14844 (AAMAS 2026).</p>
+<p><b>One cycle of the flywheel</b> (the Flywheel tab): <i>Audit</i> finds spurious regions
+(numbered markers); step through them (N), <i>Accept</i> (Y) or <i>Reject</i> (X: reviewed,
+fine) each region, adjust its radius, then <i>Apply accepted</i>: the accepted findings are
+patched, the regression check runs, and a version that passes is released into the
+session's history (a session directory, reopened with File &gt; Open session). Select a
+version to look at it, <i>Diff</i> to colour the change, <i>Restore</i> to go back.</p>
 <p>Colours: yellow = low reward, purple = high (reversible). Runs offline on a laptop CPU.</p>
 """

@@ -1,8 +1,10 @@
 """The desktop explorer: one window around a pyvistaqt view of a reward landscape.
 
 The window wires widgets to a Qt-free ``Session`` (explorer.core.session) and
-runs its jobs (training, refinement) in a worker thread; it holds no learning
-logic. ``run()`` is the entry point used by ``explorer gui``.
+runs its jobs (training, refinement, audit, flywheel cycles) in a worker
+thread; it holds no learning logic. The flywheel's side (findings, history,
+the metrics plot, the policy path) is wired in by ``TriageMixin`` and
+``HistoryMixin``. ``run()`` is the entry point used by ``explorer gui``.
 """
 from __future__ import annotations
 
@@ -11,34 +13,43 @@ import sys
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox,
-                             QVBoxLayout, QWidget)
+                             QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 import worlds
 from explorer.core.refine import RefinementError
-from explorer.core.session import METHOD_NAMES, JobResult, Session, Snapshot, training_job
+from explorer.core.session import (METHOD_NAMES, POLICY_NAMES, JobResult, Session, Snapshot,
+                                   training_job)
 from explorer.viz.picking import grid_spacing
 from explorer.viz.scene import difference_values
 from worlds.errors import InputError
 
 from .actions import ActionsMixin
 from .files import APP_NAME, FilesMixin
+from .findings_panel import FindingsLayer, FindingsPanel, TriageMixin
+from .flywheel_plot import FlywheelPlot
+from .history_panel import HistoryMixin, HistoryPanel
 from .jobs import JobRunner
 from .panels import FlagPanel, ReadoutPanel, RefinePanel
+from .policy_layer import PolicyLayer
 from .view3d import LandscapeView
 
 
-class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
-    """``MainWindow(world, artifact=None, model=None, train=True)``: the constructor
-    never blocks; ``modelReady`` fires (and ``is_ready`` turns true) once a model is
-    shown, ``jobDone(kind)`` after every training/refinement."""
+class MainWindow(TriageMixin, HistoryMixin, ActionsMixin, FilesMixin, QMainWindow):
+    """``MainWindow(world, artifact=None, model=None, train=True, session_dir=None)``:
+    the constructor never blocks; ``modelReady`` fires (and ``is_ready`` turns true)
+    once a model is shown, ``jobDone(kind)`` after every training/refinement/audit/cycle.
+    ``session_dir`` reopens a session directory at its current version."""
     modelReady = pyqtSignal()
     jobDone = pyqtSignal(str)
 
     def __init__(self, world: str | worlds.World = "cube", artifact: str | None = None,
-                 model=None, train: bool = True):
+                 model=None, train: bool = True, session_dir: str | None = None):
         super().__init__()
         w = world if isinstance(world, worlds.World) else worlds.load(world)
         self.session = Session(w)
+        self.viewing: int | None = None   # a stored version shown instead of the current one
+        self.last_warning: QMessageBox | None = None
+        self.audit_seconds: float | None = None
         self.ask_on_close = True          # tests turn the unsaved-changes question off
         self.is_ready = False
         self.compare = "after"            # "after" | "before" | "difference"
@@ -53,8 +64,11 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.finished.connect(self._on_job_finished)
         self._build_ui()
-        self.resize(1360, 860)
-        if artifact is not None:
+        self.resize(1480, 920)
+        if session_dir is not None:
+            self.session.open_session(session_dir)
+            QTimer.singleShot(0, lambda: self._show_new_model(reset_camera=True))
+        elif artifact is not None:
             world2, m = self.session.open_artifact(artifact)
             self.session.open(world2, m, artifact_path=artifact)
             QTimer.singleShot(0, lambda: self._show_new_model(reset_camera=True))
@@ -73,17 +87,42 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.flag_panel = FlagPanel()
         self.refine_panel = RefinePanel()
         self.readouts = ReadoutPanel()
-        side = QWidget()
-        lay = QVBoxLayout(side)
+        self.findings_panel = FindingsPanel()
+        self.history_panel = HistoryPanel()
+        self.plot = FlywheelPlot()
+        self.findings_layer = FindingsLayer(self.view, self)
+        self.policy = PolicyLayer(self.view, self.session, busy=lambda: self.jobs.busy, parent=self)
+        self.policy.readoutChanged.connect(self.readouts.show_policy)
+        refine_tab = QWidget()
+        lay = QVBoxLayout(refine_tab)
+        lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.refine_panel)
         lay.addWidget(self.flag_panel, 1)
+        flywheel_tab = QSplitter(Qt.Orientation.Vertical)
+        flywheel_tab.setChildrenCollapsible(False)
+        flywheel_tab.addWidget(self.findings_panel)
+        flywheel_tab.addWidget(self.history_panel)
+        flywheel_tab.setStretchFactor(0, 3)
+        flywheel_tab.setStretchFactor(1, 2)
+        self.history_panel.layout().insertWidget(2, self.plot)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(refine_tab, "Refine && flags")
+        self.tabs.addTab(flywheel_tab, "Flywheel")
+        self.tabs.setTabToolTip(0, "Refine with your own flags, reshape g_psi")
+        self.tabs.setTabToolTip(1, "Audit, triage the findings, apply them; versions and their metrics")
+        side = QWidget()
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.tabs, 1)
         lay.addWidget(self.readouts)
         dock = QDockWidget("Explorer", self)
         dock.setObjectName("side")
         dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
         dock.setWidget(side)
-        dock.setMinimumWidth(400)
+        dock.setMinimumWidth(520)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self._connect_triage()
+        self._connect_history()
         self.flag_panel.deleteRequested.connect(self.delete_flag)
         self.flag_panel.radiusPreview.connect(self._preview_radius)
         self.flag_panel.radiusCommitted.connect(self._commit_radius)
@@ -101,6 +140,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self._psi_commit.timeout.connect(self._commit_psi)
         self._build_actions()
         self.mode_label = QLabel()
+        self.session_label = QLabel()
+        self.statusBar().addPermanentWidget(self.session_label)
         self.statusBar().addPermanentWidget(self.mode_label)
         self._update_mode_label()
 
@@ -124,11 +165,11 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
     def _update_actions(self) -> None:
         busy = self.jobs.busy
         ready = self.session.ready and self.is_ready
-        fs = self.session.flags
-        self.act["undo"].setText(fs.undo_text())
-        self.act["undo"].setEnabled(fs.can_undo())
-        self.act["redo"].setText(fs.redo_text())
-        self.act["redo"].setEnabled(fs.can_redo())
+        s = self.session
+        self.act["undo"].setText(s.undo_text())
+        self.act["undo"].setEnabled(s.can_undo())
+        self.act["redo"].setText(s.redo_text())
+        self.act["redo"].setEnabled(s.can_redo())
         self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
         for k in ("refine", "save_artifact"):
             self.act[k].setEnabled(ready and not busy)
@@ -141,6 +182,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.act["show_difference"].setEnabled(has_before)
         self.refine_panel.set_busy(busy or not ready)
         self.refine_panel.stop_button.setEnabled(busy)
+        self._update_flywheel_actions(busy, ready)
 
     # ==================================================== showing a model
     def _show_new_model(self, reset_camera: bool = True) -> None:
@@ -153,8 +195,9 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         p = s.model.psi
         self._psi_pending = None
         self.refine_panel.configure_psi(p.l_min, p.l_max, p.k)
-        s.flags.listeners[:] = [self._on_flags_changed]
+        s.watch_flags(self._on_flags_changed)
         self.compare = "after"
+        self.viewing = None
         self.act["show_after"].setChecked(True)
         self.view.build(w, s.land.points, s.reward(), s.flags.snapshot(), reset_camera=reset_camera)
         self.is_ready = True
@@ -162,12 +205,17 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.flag_panel.refresh(s.flags.snapshot())
         self._refresh_readouts()
         self._update_title()
+        self._refresh_flywheel()
+        self.policy.redraw()
+        self.policy.update()
         self._update_actions()
         self.modelReady.emit()
 
     def _display(self, reward: np.ndarray | None = None, base: np.ndarray | None = None):
         """(values, colouring) for the compare mode: now, before, or after - before."""
         s = self.session
+        if reward is None and self.viewing is not None and self.compare == "after":
+            return s.version_reward(self.viewing), "reward"       # a stored version, selected
         now = s.reward() if reward is None else reward
         before = s.before_reward if base is None else base
         if self.compare == "before" and before is not None:
@@ -183,6 +231,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
     def set_compare(self, mode: str) -> None:
         if self.session.before_reward is None and mode != "after":
             mode = "after"
+        if mode != "after" and self.viewing is not None:
+            self.viewing = None            # Before/Difference compare with the current version
         self.compare = mode
         self.act[{"after": "show_after", "before": "show_before",
                   "difference": "show_difference"}[mode]].setChecked(True)
@@ -249,14 +299,16 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             self.status(str(exc))
 
     def undo(self) -> None:
-        text = self.session.flags.undo_text()
-        if self.session.flags.undo():
+        text = self.session.undo_text()
+        if self.session.undo():
             self.status(text.replace("Undo: ", "Undid: "))
+            self._after_triage_change()
 
     def redo(self) -> None:
-        text = self.session.flags.redo_text()
-        if self.session.flags.redo():
+        text = self.session.redo_text()
+        if self.session.redo():
             self.status(text.replace("Redo: ", "Redid: "))
+            self._after_triage_change()
 
     # ============================================================== jobs
     def start_training(self, world: worlds.World | None = None) -> None:
@@ -286,6 +338,7 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             self.status(f"Cannot refine: {exc}")
             return
         self._job_base = self.session.reward().copy()
+        self._leave_version_view()
         if self.compare == "before":
             self.set_compare("after")
         self.refine_panel.progress.setValue(0)
@@ -334,7 +387,14 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             self.status(f"Trained on '{result.world.name}' in {result.seconds:.1f} s: "
                         f"{result.model.metrics.get('flaws', 0)} flaws to audit")
             return
+        if kind == "audit":
+            self._on_audit_done(result)
+            return
+        if kind == "cycle":
+            self._on_cycle_done(result)
+            return
         check = self.session.apply(result)
+        released = self._release(f"{METHOD_NAMES[kind]}: {len(self.session.flags)} flags")
         self.refine_panel.progress.setValue(100)
         self.refine_panel.set_psi(self.session.model.psi.l_max, self.session.model.psi.k)
         verdict = "passed" if check["passed"] else "FAILED"
@@ -343,10 +403,13 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         self.status(f"{METHOD_NAMES[kind]} -> v{self.session.model.version}{stopped}: flaws "
                     f"{check['flaws_before']} -> {check['flaws_after']}, basin retention "
                     f"{check['basin_retention']:.1%}, regression check {verdict}"
+                    + ("" if released else " (a draft: not released into the history)")
                     + (f"; note: {notes[0]}" if notes else ""))
         self.view.show_values(*self._display())
         self._refresh_readouts()
         self._update_title()
+        self._refresh_flywheel()
+        self.policy.update()
 
     def _on_job_failed(self, kind: str, exc: Exception) -> None:
         if self._closed:
@@ -364,6 +427,8 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
         if self._closed:
             return
         self._job_base = None
+        if self.policy.deferred:
+            self.policy.update()
         self._update_actions()
         self.jobDone.emit(kind)
         if self._queued_refine and kind != "train":
@@ -396,13 +461,34 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             self._apply_psi()
         if self.session.sculpting and self.session.end_sculpt():
             p = self.session.model.psi
+            released = self._release(f"psi edit: l_max {p.l_max:.3f}, k {p.k:.2f}")
             self.status(f"g_psi reshaped -> v{self.session.model.version} (l_max {p.l_max:.3f}, "
                         f"k {p.k:.2f}); regression check "
-                        f"{'passed' if self.session.last_check['passed'] else 'FAILED'}")
+                        f"{'passed' if self.session.last_check['passed'] else 'FAILED'}"
+                        + ("" if released else " (a draft: not released into the history)"))
             self._redraw()
             self._refresh_readouts()
             self._update_title()
+            self._refresh_flywheel()
+            self.policy.update()
             self._update_actions()
+
+    # ============================================================ policy
+    def set_policy(self, mode: str) -> None:
+        """off | value | gradient: draw that policy's path over the current reward."""
+        i = self.policy_combo.findData(mode)
+        if i != self.policy_combo.currentIndex():
+            self.policy_combo.setCurrentIndex(i)          # comes back here through the combo
+            return
+        self.policy.set_mode(mode)
+        if mode != "off":
+            start = ", ".join(f"{v:+.2f}" for v in self.session.policy_start()) if self.session.ready else "?"
+            self.status(f"Policy: {POLICY_NAMES[mode]} from ({start}), the cell farthest from the "
+                        "expert support; its outcome and the runtime gate are in the readouts")
+
+    def cycle_policy(self) -> None:
+        modes = [self.policy_combo.itemData(i) for i in range(self.policy_combo.count())]
+        self.set_policy(modes[(modes.index(self.policy.mode) + 1) % len(modes)])
 
     # ============================================================= close
     def closeEvent(self, ev) -> None:  # noqa: N802
@@ -418,18 +504,21 @@ class MainWindow(ActionsMixin, FilesMixin, QMainWindow):
             return
         self._closed = True
         self.jobs.wait(10.0)
+        self.policy.wait(10_000)
+        self.findings_layer.stop()
         self._psi_timer.stop()
         self._psi_commit.stop()
         self.view.stop()
         self.view.plotter.close()
 
 
-def run(world: str = "cube", artifact: str | None = None) -> int:
-    """Open the explorer on a world (training its model in the background) or an artifact."""
+def run(world: str = "cube", artifact: str | None = None, session: str | None = None) -> int:
+    """Open the explorer on a world (training its model in the background), an
+    artifact, or a session directory."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     try:
-        window = MainWindow(world=world, artifact=artifact)
+        window = MainWindow(world=world, artifact=artifact, session_dir=session)
     except (InputError, OSError) as exc:
         QMessageBox.critical(None, "Cannot open", str(exc))
         return 2

@@ -247,7 +247,8 @@ class ReadoutPanel(QGroupBox):
         form = QFormLayout(self)
         for key, name in (("version", "model"), ("flaws", "flaws"), ("basin", "basin"),
                           ("flags", "flags"), ("correlation", "vs true reward"),
-                          ("check", "regression check")):
+                          ("check", "regression check"), ("cycle", "flywheel"), ("policy", "policy"),
+                          ("gate", "runtime gate")):
             value = QLabel("-")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
@@ -259,7 +260,9 @@ class ReadoutPanel(QGroupBox):
 
     def show_metrics(self, m: dict, patches: int = 0) -> None:
         L = self.labels
-        L["version"].setText(f"v{m['version']}, {m.get('patches', patches)} patch kernels")
+        released = m.get("released")
+        state = "" if released is None else (", released" if released else ", draft (not released)")
+        L["version"].setText(f"v{m['version']}, {m.get('patches', patches)} patch kernels{state}")
         flaws = f"{m['flaws']} of {m['cells']} cells"
         if "reference_flaws" in m:
             flaws += f" (was {m['reference_flaws']})"
@@ -283,3 +286,26 @@ class ReadoutPanel(QGroupBox):
             verdict = "passed" if chk["passed"] else "FAILED"
             L["check"].setText(f"{verdict}: worst basin cell lost {chk['basin_worst_cell_loss']:.1%}, "
                                f"basin {chk['basin_cells_before']} -> {chk['basin_cells_after']} cells")
+        L["cycle"].setText(cycle_text(m.get("cycle", {})))
+
+    def show_policy(self, readout) -> None:
+        """A PolicyReadout, or None when the policy is off."""
+        if readout is None:
+            self.labels["policy"].setText("off (G or the toolbar turns it on)")
+            self.labels["gate"].setText("-")
+            return
+        self.labels["policy"].setText(readout.describe())
+        self.labels["gate"].setText(readout.describe_gate())
+
+
+def cycle_text(c: dict) -> str:
+    """found / patched / refused / remaining, and the worst reward left in confirmed regions."""
+    if not c:
+        return "-"
+    parts = [f"{name} {c[key]}" for key, name in (("flaws_found", "found"), ("flaws_patched", "patched"),
+                                                   ("flaws_refused", "refused"), ("flaws_remaining", "left"))
+             if key in c]
+    text = ", ".join(parts) or "no cycle yet"
+    if "spurious_max_reward" in c:
+        text += f"; spurious max {c['spurious_max_reward']:.3f}"
+    return text

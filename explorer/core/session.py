@@ -6,7 +6,15 @@ person's flags (with undo), the model *before* the last refinement and its grid
 reward (for the Before/After and Difference views), a dirty flag and the path
 of the artifact it came from or was saved to.
 
-Long work (training, refinement) is written as plain generators
+The flywheel lives here too: ``Session.audit_job`` (Phase 1), the person's
+decisions on its findings (``Session.triage``, rules in ``triage.py``),
+``Session.cycle_job`` + ``finish_cycle`` (patch the accepted findings, check,
+release), and the versions: every refinement that passes its regression check
+is released into a ``History`` in a session directory (created on the first
+release, under ``sessions_root()`` unless the person chose one), which can be
+listed, previewed, diffed, restored, exported and reopened.
+
+Long work (training, refinement, audit) is written as plain generators
 (``training_job``, ``Session.refinement_job``) that yield small immutable
 ``Snapshot``s and return a ``JobResult``: the GUI runs them in a worker thread
 and applies snapshots in its own thread; a script just iterates them. A job
@@ -26,19 +34,46 @@ import numpy as np
 
 import worlds
 from worlds import World
+from worlds.errors import InputError
 
 from . import artifact as artifact_io
+from .audit import AuditReport, Auditor, Finding
 from .data_patch import DataDrivenPatch
-from .flags import Flag, FlagSet
+from .flags import Flag, FlagSet, load_flags
+from .flywheel import _residual, findings_to_flags
+from .history import History, SessionError, VersionEntry
 from .landscape import Landscape
 from .learning import config_for, train_steps
 from .mapping import Psi
 from .metrics import landscape_metrics
-from .refine import RefinementError, local_patch, regression_check, sculpt
+from .policy import GradientAscentPolicy, Rollout, RuntimeGate, ValueIterationPolicy
+from .refine import BASIN_CAP, RefinementError, local_patch, regression_check, sculpt
 from .reward_model import RewardModel, TrainingConfig
+from .triage import ReviewLog, Triage, confirmed_findings, flywheel_metrics, spurious_max_reward
 
 METHODS = ("local", "data")          # local patch | data-driven patching of E_theta
-METHOD_NAMES = {"local": "local patch", "data": "data-driven"}
+METHOD_NAMES = {"local": "local patch", "data": "data-driven", "audit": "audit", "cycle": "flywheel cycle"}
+CYCLE_KEYS = ("findings", "flaws_found", "flaws_patched", "flaws_refused", "flaws_remaining",
+              "spurious_max_reward", "policy_true_return", "policy_outcome")
+POLICIES = ("value", "gradient")
+POLICY_NAMES = {"value": "value iteration", "gradient": "gradient ascent"}
+APP_DIR_NAME = "reward-landscape-explorer"
+AUDIT_SEED = 0          # one audit per version is reproducible, so a rejection hides exactly what it saw
+
+
+def sessions_root() -> Path:
+    """Where automatic session directories go (platformdirs' user data dir)."""
+    import platformdirs
+    return Path(platformdirs.user_data_dir(APP_DIR_NAME)) / "sessions"
+
+
+def auto_session_dir(world_name: str) -> Path:
+    """A fresh ``<world>-<timestamp>`` directory name under ``sessions_root()``."""
+    base = sessions_root() / f"{world_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, i = base, 2
+    while path.exists():
+        path, i = base.with_name(f"{base.name}-{i}"), i + 1
+    return path
 
 
 @dataclass(frozen=True)
@@ -89,15 +124,80 @@ def training_job(world: World, config: TrainingConfig | None = None,
     return JobResult("train", model, world, land=land, seconds=time.perf_counter() - t0)
 
 
-def _local_job(model: RewardModel, land: Landscape, flags: list[Flag]
+def _local_job(model: RewardModel, land: Landscape, flags: list[Flag],
+               targets: np.ndarray | None = None, stage: str = "local"
                ) -> Generator[Snapshot, None, JobResult]:
     t0 = time.perf_counter()
-    yield Snapshot("local", 0, 1, message="placing suppression kernels")
-    child, report = local_patch(model, land, flags)
-    yield Snapshot("local", 1, 1, reward=_frozen(child.reward(land.points)),
+    yield Snapshot(stage, 0, 1, message="placing suppression kernels")
+    child, report = local_patch(model, land, flags, cap=BASIN_CAP, targets=targets)
+    yield Snapshot(stage, 1, 1, reward=_frozen(child.reward(land.points)),
                    message=f"{report.kernels_added} kernels")
-    return JobResult("local", child, land.world, same_expertness=True, report=report.to_dict(),
+    return JobResult(stage, child, land.world, same_expertness=True, report=report.to_dict(),
                      seconds=time.perf_counter() - t0)
+
+
+@dataclass
+class AuditResult:
+    report: AuditReport
+    version: int                      # the model version that was audited
+    seconds: float
+
+
+@dataclass
+class CycleOutcome:
+    """What ``Session.finish_cycle`` did: released a new version, or kept the parent."""
+    released: bool
+    version: int                      # the current version afterwards
+    check: dict
+    metrics: dict
+    accepted: list[Finding]
+    messages: list[str] = field(default_factory=list)
+    entry: VersionEntry | None = None
+
+
+@dataclass
+class PolicyReadout:
+    """A policy's rollout on the current reward and the runtime gate's verdict on it."""
+    kind: str                         # "value" | "gradient"
+    rollout: Rollout
+    start: np.ndarray
+    gate: dict                        # allow / escalate / block -> number of path states
+    end_reward: float
+
+    def describe(self) -> str:
+        r = self.rollout
+        stalled = " (stalled: no reward to climb there)" if self.end_reward <= 0.0 and len(r.path) <= 2 else ""
+        return (f"{POLICY_NAMES[self.kind]}: {r.outcome} after {len(r.path) - 1} steps{stalled}, "
+                f"true return {r.true_return:.2f}")
+
+    def describe_gate(self) -> str:
+        n = sum(self.gate.values())
+        return (f"{self.gate.get('block', 0)} of {n} path states blocked, "
+                f"{self.gate.get('escalate', 0)} escalated")
+
+
+def default_policy_start(land: Landscape) -> np.ndarray:
+    """The grid cell farthest from the expert support: where spurious reward can lure."""
+    return land.points[int(np.argmax(land.distance))].astype(float)
+
+
+def run_policy(kind: str, model: RewardModel, world: World, land: Landscape | None,
+               start: np.ndarray) -> PolicyReadout:
+    """Roll a policy out on ``model`` (value iteration needs ``land`` showing it) and
+    gate its path: block below the floor, escalate where E_theta's experts disagree
+    more than on any expert sample."""
+    if kind == "value":
+        if land is None:
+            raise ValueError("value iteration needs the landscape")
+        rollout = ValueIterationPolicy(land).rollout(np.asarray(start, float))
+    elif kind == "gradient":
+        rollout = GradientAscentPolicy(model, world).rollout(np.asarray(start, float))
+    else:
+        raise ValueError(f"policy must be one of {POLICIES}, got {kind!r}")
+    limit = float(model.expertness.disagreement_np(model.expert_samples).max())
+    verdict = RuntimeGate(model, min_reward=world.floor, max_uncertainty=limit).check(rollout.path)
+    gate = {k: int((verdict == k).sum()) for k in ("allow", "escalate", "block")}
+    return PolicyReadout(kind, rollout, np.asarray(start, float), gate, float(rollout.rewards[-1]))
 
 
 def _data_job(model: RewardModel, land: Landscape, flags: list[Flag], steps: int,
@@ -150,6 +250,10 @@ class Session:
         self.world = world
         self.model: RewardModel | None = None
         self.land: Landscape | None = None
+        # One undo history over flag edits and triage decisions, in the order made.
+        self._edit_log: list[str] = []
+        self._redo_log: list[str] = []
+        self._replaying = False
         self.flags = FlagSet()
         self.before_model: RewardModel | None = None
         self.before_reward: np.ndarray | None = None
@@ -158,8 +262,40 @@ class Session:
         self.last_check: dict | None = None
         self.last_report: dict | None = None
         self._sculpt_base: tuple[RewardModel, np.ndarray] | None = None
+        # The flywheel: versions, the audit being triaged, reviewed-fine regions.
+        self.history: History | None = None
+        self.reviews = ReviewLog()
+        self.triage: Triage | None = None
+        self.ranking = "priority"
+        self.reference_version: int | None = None
+        self.policy_start_override: np.ndarray | None = None
+        self.persist_error: str | None = None
+        self._base: RewardModel | None = None        # the last released version (or the root)
+        self._base_label = "trained"
+        self._answered: dict[int, AuditReport] = {}  # version -> the audit it answered
+        self._models: dict[int, RewardModel] = {}
+        self._rewards: dict[int, np.ndarray] = {}
         if model is not None:
-            self.set_model(model, land, artifact_path=artifact_path)
+            self.open(world, model, land, artifact_path=artifact_path)
+
+    # ---- flags (one undo history with the triage) -----------------------------
+    @property
+    def flags(self) -> FlagSet:
+        return self._flags
+
+    @flags.setter
+    def flags(self, fs: FlagSet) -> None:
+        self._flags = fs
+        self.watch_flags(*[fn for fn in fs.listeners if fn != self._on_flag_edit])
+
+    def watch_flags(self, *listeners) -> None:
+        """Let ``listeners`` (e.g. the window) hear flag changes, after the session does."""
+        self._flags.listeners[:] = [self._on_flag_edit, *listeners]
+
+    def _on_flag_edit(self) -> None:
+        if not self._replaying:
+            self._edit_log.append("flags")
+            self._redo_log.clear()
 
     # ---- worlds and models ---------------------------------------------
     @staticmethod
@@ -179,7 +315,17 @@ class Session:
                                         or world.file_hash != self.world.file_hash):
             self.flags = FlagSet()
         self.world = world
+        # A model from outside (trained, opened) starts a new lineage: a new session
+        # directory is made at its first release (or chosen with new_session).
+        self.history = None
+        self.reviews = ReviewLog()
+        self._answered = {}
+        self._models, self._rewards = {}, {}
+        self.policy_start_override = None
+        self._base_label = f"opened {Path(artifact_path).name}" if artifact_path else "trained"
         self.set_model(model, land, artifact_path=artifact_path)
+        self._base = model
+        model.metrics.update(self._version_metrics())
 
     def set_model(self, model: RewardModel, land: Landscape | None = None,
                   artifact_path: str | Path | None = None) -> None:
@@ -191,9 +337,11 @@ class Session:
         self.land = land
         self.before_model = None
         self.before_reward = None
+        self.reference_version = None
         self.last_check = None
         self.last_report = None
         self._sculpt_base = None
+        self.triage = None
         self.dirty = False
         self.artifact_path = Path(artifact_path) if artifact_path else None
 
@@ -247,6 +395,7 @@ class Session:
         self._require()
         self.before_model = self.model
         self.before_reward = self.land.reward().copy()
+        self.reference_version = None
         self.model = result.model
         self.land.set_model(result.model, same_expertness=result.same_expertness)
         check = regression_check(self.before_reward, self.land)
@@ -285,6 +434,7 @@ class Session:
             self.land.set_model(base, same_expertness=True)
             return False
         self.before_model, self.before_reward = base, base_reward
+        self.reference_version = None
         self.last_check = regression_check(base_reward, self.land)
         self.model.edits[-1]["regression_check"] = self.last_check
         self.last_report = {"psi": self.model.psi.to_dict()}
@@ -294,6 +444,383 @@ class Session:
     @property
     def sculpting(self) -> bool:
         return self._sculpt_base is not None
+
+    # ---- the flywheel: audit -> triage -> cycle --------------------------------
+    def audit_job(self, stop: threading.Event | None = None) -> Generator[Snapshot, None, AuditResult]:
+        """Phase 1 on the current version (in a worker); ``set_audit`` shows the result."""
+        self._require()
+        model, land, world = self.model, self.land, self.world
+        previous = self._answered.get(model.version)
+
+        def job():
+            t0 = time.perf_counter()
+            yield Snapshot("audit", 0, 1, message="red team sweeping the grid, verifier checking the norms")
+            report = Auditor(world, seed=AUDIT_SEED).run(model, land, previous, ranking="priority")
+            yield Snapshot("audit", 1, 1, message=f"{len(report.findings)} findings")
+            return AuditResult(report, model.version, time.perf_counter() - t0)
+        return job()
+
+    def set_audit(self, result: AuditResult) -> Triage:
+        """Start triaging an audit; regions reviewed fine for that version stay hidden."""
+        self.triage = Triage(result.report, result.version, self.reviews.for_version(result.version),
+                             self.ranking)
+        return self.triage
+
+    def set_ranking(self, ranking: str) -> None:
+        self.ranking = ranking
+        if self.triage is not None:
+            self.triage.rank(ranking)
+
+    def decide(self, action: str, cluster: int, radius: float | None = None) -> None:
+        """accept | reject | reset | radius on a region of the current triage (one undo step)."""
+        t = self._require_triage()
+        if action == "accept":
+            changed = t.accept(cluster, radius)
+        elif action == "reject":
+            changed = t.reject(cluster)
+        elif action == "reset":
+            changed = t.reset(cluster)
+        elif action == "radius":
+            changed = t.set_radius(cluster, radius)
+        else:
+            raise ValueError(f"unknown triage action {action!r}")
+        if changed:
+            self._edit_log.append("triage")
+            self._redo_log.clear()
+        self._sync_reviews()
+
+    def accept_all(self) -> int:
+        t = self._require_triage()
+        n = 0
+        for r in t.regions:
+            if r.decision == "pending":
+                self.decide("accept", r.cluster)
+                n += 1
+        return n
+
+    def _sync_reviews(self) -> None:
+        """Rejections are stored at once (a re-audit of the version must not propose them)."""
+        t = self.triage
+        if t is None:
+            return
+        reviewed = t.reviewed()
+        if reviewed == self.reviews.for_version(t.version):
+            return
+        self.reviews.set_version(t.version, reviewed)
+        try:
+            if reviewed:
+                self._ensure_history()
+            if self.history is not None:
+                self.reviews.save(self.history.root)
+            self.persist_error = None
+        except (OSError, InputError) as exc:
+            # The decision holds in memory; the owner says that it could not be stored.
+            self.persist_error = f"could not store the triage decisions: {exc}"
+
+    def cycle_job(self, stop: threading.Event | None = None) -> Generator[Snapshot, None, JobResult]:
+        """Patch the accepted findings' verified flaw cells (local patch, E_theta untouched).
+        Raises RefinementError at once if there is nothing accepted."""
+        self._require()
+        t = self._require_triage()
+        accepted = t.accepted_findings()
+        if not accepted:
+            raise RefinementError("no accepted findings: accept a region first (Accept or Accept all)")
+        flags = findings_to_flags(accepted)
+        # Patch the verified flaw cells inside the accepted findings, not every cell a ball covers.
+        targets = self.land.flaw_mask(self.land.reward()) if t.report.mode == "norms" else None
+        inner = _local_job(self.model, self.land, flags, targets=targets, stage="cycle")
+
+        def job():
+            result = yield from inner
+            result.report.update({"accepted": accepted, "triage": t, "flags": flags})
+            return result
+        return job()
+
+    def finish_cycle(self, result: JobResult) -> CycleOutcome:
+        """Regression check, red-team the patched places again, and release the new
+        version -- or keep the parent and say why."""
+        t: Triage = result.report["triage"]
+        accepted: list[Finding] = result.report["accepted"]
+        flags: list[Flag] = result.report["flags"]
+        was_dirty = self.dirty
+        check = self.apply(result)
+        check["residual_flaws_in_patched_places"] = _residual(self.model, self.world, accepted, AUDIT_SEED)
+        if not check["passed"]:
+            parent = self.before_model
+            self.model = parent
+            self.land.set_model(parent, same_expertness=True)
+            self.before_model = self.before_reward = None
+            self.dirty = was_dirty
+            why = (f"regression check failed: the worst basin cell would lose "
+                   f"{check['basin_worst_cell_loss']:.1%} of its reward (cap {BASIN_CAP:.0%}), basin "
+                   f"{check['basin_cells_before']} -> {check['basin_cells_after']} cells; "
+                   f"not released, v{parent.version} stays")
+            return CycleOutcome(False, parent.version, check, dict(parent.metrics), accepted, [why])
+        model = self.model
+        model.edits[-1].update({
+            "cycle": True, "audit_of_version": t.version,
+            "audit": {"mode": t.report.mode, "evaluations": t.report.evaluations,
+                      "seconds": round(t.report.seconds, 4), "findings": len(t.report.findings),
+                      "clusters": t.report.clusters, "verified": t.report.verified,
+                      "hidden_as_reviewed": len(t.hidden)},
+            "findings": [f.to_dict() for f in accepted],
+            "reviewed_fine": [r.to_dict() for r in t.reviewed()],
+            "regression_check": check})
+        metrics = self._version_metrics(self.before_reward, t.report, accepted, flags)
+        counts = t.counts()
+        entry = self.release(f"cycle: {len(accepted)} findings ({counts['accepted']} of {counts['regions']} "
+                             f"regions accepted)", metrics)
+        self._answered[model.version] = t.report
+        self.triage = None
+        return CycleOutcome(True, model.version, check, metrics, accepted, [], entry)
+
+    # ---- versions ----------------------------------------------------------------
+    @property
+    def released_version(self) -> int | None:
+        """The newest released version on the current branch (None before the first release)."""
+        return self._base.version if self.history is not None and self._base is not None else None
+
+    @property
+    def released(self) -> bool:
+        """Whether the current model is a version stored in the session's history."""
+        return self.history is not None and self.model is self._base
+
+    def release(self, label: str, metrics: dict | None = None) -> VersionEntry | None:
+        """Store the current model as a new version if its regression check passed
+        (a model that failed stays a draft: shown, savable, never in the history)."""
+        self._require()
+        check = self.last_check
+        if check is None or not check.get("passed"):
+            return None
+        model = self.model
+        h = self._ensure_history()
+        if model is self._base:
+            return h.entry(model.version)
+        if self._base is not None and model.parent != self._base.version:
+            label += f" (via unreleased v{model.parent})"
+            model.parent = self._base.version
+        model.metrics = metrics if metrics is not None else self._version_metrics(self.before_reward)
+        h.add(model, label)                      # renumbers the model if its number is taken
+        self._base = model
+        self._models[model.version] = model
+        self._rewards[model.version] = self.land.reward().copy()
+        self.flags.save(h.root / "flags.json", self.world.name)
+        return h.entry(model.version)
+
+    def _ensure_history(self) -> History:
+        if self.history is None:
+            root = auto_session_dir(self.world.name)
+            self._start_history(root, self._base or self.model, self._base_label)
+        return self.history
+
+    def _start_history(self, root: Path, model: RewardModel, label: str) -> None:
+        self.history = History.create(root, model, label=label)
+        self._base = model
+        self._models[model.version] = model
+        self.reviews.save(root)
+
+    def new_session(self, root: str | Path) -> Path:
+        """Start a session directory with the current model as its first version."""
+        self._require()
+        root = Path(root)
+        if (root / "session.json").exists():
+            raise SessionError(str(root), "", "a new directory (a session already lives here: open it)",
+                               str(root / "session.json"))
+        keep = self.reviews.for_version(self.model.version)
+        self.reviews = ReviewLog({self.model.version: keep} if keep else {})
+        self._models, self._rewards, self._answered = {}, {}, {}
+        if not self.model.metrics.get("policy_outcome"):
+            self.model.metrics.update(self._version_metrics())
+        self._start_history(root, self.model, f"start (from {self._base_label})")
+        return root
+
+    def open_session(self, root: str | Path) -> RewardModel:
+        """Reopen a session directory at its current version. Raises InputError."""
+        root = Path(root)
+        h = History.open(root)
+        if not h.entries:
+            raise SessionError(str(root), "versions", "at least one version", 0)
+        if h.world_name == self.world.name and h.world_hash == self.world.file_hash:
+            world = self.world
+        elif h.world_name in worlds.available():
+            world = worlds.load(h.world_name)
+        else:
+            raise SessionError(str(root), "world.name", f"a built-in world or the open world "
+                               f"'{self.world.name}' (open the world file '{h.world_name}' first)", h.world_name)
+        if world.file_hash != h.world_hash:
+            raise SessionError(str(root), "world.sha256", f"the sha256 of world '{world.name}': the world "
+                               "file changed since this session", h.world_hash[:12] + "...")
+        current = h.current if h.current is not None else h.entries[-1].version
+        model = h.load(current)
+        reviews = ReviewLog.load(root)
+        flags_path = root / "flags.json"
+        flags = load_flags(flags_path)[0] if flags_path.exists() else None
+        self.open(world, model)
+        self.history, self.reviews = h, reviews
+        self._base, self._base_label = model, h.entry(current).label
+        self._models[current] = model
+        if flags is not None:
+            self.flags = FlagSet(flags)
+        return model
+
+    def restore(self, version: int) -> RewardModel:
+        """Make a stored version current again (later refinements branch from it)."""
+        h = self._require_history()
+        model = h.restore(version)
+        self.land.set_model(model)               # E_theta may differ (data-driven versions)
+        self.set_model(model, self.land)
+        self._base = model
+        self._models[version] = model
+        return model
+
+    def export(self, version: int, dest: str | Path) -> Path:
+        return self._require_history().export(version, dest)
+
+    def version_model(self, version: int) -> RewardModel:
+        if self.model is not None and version == self.model.version and (self.released or self.history is None):
+            return self.model
+        if version not in self._models:
+            self._models[version] = self._require_history().load(version)
+        return self._models[version]
+
+    def version_reward(self, version: int) -> np.ndarray:
+        """A stored version's reward on the landscape grid (cached; read-only)."""
+        self._require()
+        if version == self.model.version and (self.released or self.history is None):
+            return self.land.reward()
+        if version not in self._rewards:
+            model = self.version_model(version)
+            pts = self.land.points
+            out = np.concatenate([model.reward(pts[i:i + 65536]) for i in range(0, len(pts), 65536)])
+            out = _frozen(out)
+            self._rewards[version] = out
+        return self._rewards[version]
+
+    def set_reference(self, version: int) -> None:
+        """Compare against a stored version: Before shows it, Difference = now - it."""
+        self.before_model = self.version_model(version)
+        self.before_reward = np.array(self.version_reward(version), copy=True)
+        self.reference_version = version
+
+    def lineage(self, version: int | None = None) -> list[VersionEntry]:
+        """The chain of stored versions that led to ``version`` (root first)."""
+        h = self.history
+        if h is None:
+            return []
+        v = (self._base.version if self._base is not None else h.current) if version is None else version
+        known = {e.version: e for e in h.entries}
+        out = []
+        while v in known and len(out) <= len(known):
+            out.append(known[v])
+            v = known[v].parent
+        return out[::-1]
+
+    def flywheel_series(self) -> list[tuple[int, dict]]:
+        """(version, metrics) along the current lineage: what the flywheel plot draws."""
+        if self.history is None:
+            base = self._base or self.model
+            return [(base.version, dict(base.metrics))] if base is not None else []
+        return [(e.version, e.metrics) for e in self.lineage()]
+
+    def _version_metrics(self, reference: np.ndarray | None = None, audit: AuditReport | None = None,
+                         accepted: list[Finding] = (), flags=()) -> dict:
+        m = flywheel_metrics(self.land, reference, audit, accepted, confirmed_findings(self.model.edits),
+                             flags)
+        p = run_policy("value", self.model, self.world, self.land, default_policy_start(self.land))
+        m.update({"policy_true_return": p.rollout.true_return, "policy_outcome": p.rollout.outcome,
+                  "policy_steps": len(p.rollout.path) - 1, "policy_blocked": p.gate["block"]})
+        return m
+
+    # ---- policies -----------------------------------------------------------------
+    def policy_start(self) -> np.ndarray:
+        self._require()
+        if self.policy_start_override is not None:
+            return self.policy_start_override
+        return default_policy_start(self.land)
+
+    def set_policy_start(self, point=None) -> None:
+        self.policy_start_override = None if point is None else np.asarray(point, float)
+
+    def policy_readout(self, kind: str) -> PolicyReadout:
+        """Roll the policy out on the current reward (value iteration reads the landscape:
+        call it from the thread that owns the session)."""
+        self._require()
+        return run_policy(kind, self.model, self.world, self.land if kind == "value" else None,
+                          self.policy_start())
+
+    # ---- undo over flags and triage ---------------------------------------------
+    def _undo_source(self, log: list[str], can) -> str | None:
+        while log:
+            src = log[-1]
+            if can(src):
+                return src
+            log.pop()                            # e.g. decisions of a triage that is gone
+        for src in ("flags", "triage"):
+            if can(src):
+                return src
+        return None
+
+    def _can_undo(self, src: str) -> bool:
+        return self.flags.can_undo() if src == "flags" else bool(self.triage and self.triage.can_undo())
+
+    def _can_redo(self, src: str) -> bool:
+        return self.flags.can_redo() if src == "flags" else bool(self.triage and self.triage.can_redo())
+
+    def can_undo(self) -> bool:
+        return self._undo_source(list(self._edit_log), self._can_undo) is not None
+
+    def can_redo(self) -> bool:
+        return self._undo_source(list(self._redo_log), self._can_redo) is not None
+
+    def undo_text(self) -> str:
+        src = self._undo_source(list(self._edit_log), self._can_undo)
+        if src is None:
+            return "Nothing to undo"
+        return self.flags.undo_text() if src == "flags" else self.triage.undo_text()
+
+    def redo_text(self) -> str:
+        src = self._undo_source(list(self._redo_log), self._can_redo)
+        if src is None:
+            return "Nothing to redo"
+        return self.flags.redo_text() if src == "flags" else self.triage.redo_text()
+
+    def undo(self) -> bool:
+        src = self._undo_source(self._edit_log, self._can_undo)
+        if src is None:
+            return False
+        if self._edit_log:
+            self._edit_log.pop()
+        self._redo_log.append(src)
+        self._replay(lambda: self.flags.undo() if src == "flags" else self.triage.undo())
+        return True
+
+    def redo(self) -> bool:
+        src = self._undo_source(self._redo_log, self._can_redo)
+        if src is None:
+            return False
+        if self._redo_log:
+            self._redo_log.pop()
+        self._edit_log.append(src)
+        self._replay(lambda: self.flags.redo() if src == "flags" else self.triage.redo())
+        return True
+
+    def _replay(self, fn) -> None:
+        self._replaying = True
+        try:
+            fn()
+        finally:
+            self._replaying = False
+        self._sync_reviews()
+
+    def _require_triage(self) -> Triage:
+        if self.triage is None:
+            raise RefinementError("no audit to triage: run Audit first")
+        return self.triage
+
+    def _require_history(self) -> History:
+        if self.history is None:
+            raise SessionError("session", "", "a session directory (nothing released yet)", None)
+        return self.history
 
     # ---- readouts -----------------------------------------------------------
     def reward(self) -> np.ndarray:
@@ -319,6 +846,15 @@ class Session:
         m["floor"] = self.world.floor
         if self.last_check is not None:
             m["regression_check"] = self.last_check
+        m["released"] = None if self.history is None and self.model is self._base else self.released
+        # Per-version metrics hold for the version they were computed for (a draft
+        # child still carries its parent's); the remaining flaws are always live.
+        own = self.model is self._base
+        m["cycle"] = {k: self.model.metrics[k] for k in CYCLE_KEYS if own and k in self.model.metrics}
+        m["cycle"]["flaws_remaining"] = m["flaws"]
+        confirmed = confirmed_findings(self.model.edits)
+        if confirmed:
+            m["cycle"]["spurious_max_reward"] = spurious_max_reward(self.land, confirmed)
         return m
 
     def title(self) -> str:

@@ -1,0 +1,564 @@
+"""Phase 2 in the window: the findings panel (one row per connected region, its
+findings underneath) and the numbered markers in the 3D view.
+
+The panel only shows a ``Triage`` (explorer.core.triage) and emits what the
+person asked for; the window forwards it to the session, which owns the rules.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QBrush, QColor, QFont
+from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
+                             QHeaderView, QLabel, QMessageBox, QPushButton, QTreeWidget,
+                             QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from explorer.core.refine import RefinementError
+from explorer.core.triage import ACCEPTED, PENDING, RANKING_NAMES, RANKINGS, REJECTED
+from explorer.viz.scene import flags_mesh
+from worlds.errors import InputError
+
+from .help import shortcut
+
+DECISION_TEXT = {PENDING: "pending", ACCEPTED: "accepted", REJECTED: "fine (rejected)"}
+DECISION_COLOUR = {PENDING: "#d7191c", ACCEPTED: "#7b3294", REJECTED: "#8c8c8c"}
+
+
+def _centre(c) -> str:
+    return "(" + ", ".join(f"{v:+.2f}" for v in c) + ")"
+
+
+class FindingsPanel(QGroupBox):
+    """Audit, rank, step through the regions, accept / reject / reset, radius, apply."""
+    auditRequested = pyqtSignal()
+    regionSelected = pyqtSignal(object)           # cluster id or None
+    decisionRequested = pyqtSignal(str, int)      # "accept" | "reject" | "reset", cluster
+    radiusRequested = pyqtSignal(int, float)      # cluster, radius (before accepting)
+    acceptAllRequested = pyqtSignal()
+    applyRequested = pyqtSignal()
+    rankingChanged = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__("Findings (audit -> triage)", parent)
+        self.setToolTip("Phase 2 triage: the audit's findings, one row per connected region "
+                        "(its representative); a decision applies to the whole region.")
+        self.audit_button = QPushButton("Audit")
+        self.audit_button.setToolTip(f"Audit the current version for spurious reward "
+                                     f"({shortcut('audit')}); runs in the background")
+        self.audit_button.clicked.connect(self.auditRequested)
+        self.rank = QComboBox()
+        for key in RANKINGS:
+            self.rank.addItem(RANKING_NAMES[key], key)
+        self.rank.setToolTip("Order the regions by priority (distance from the expert support, "
+                             "as the authors do) or by score (the highest reward served inside)")
+        self.rank.currentIndexChanged.connect(lambda _i: self.rankingChanged.emit(self.rank.currentData()))
+        self.summary = QLabel("No audit yet: press Audit.")
+        self.summary.setWordWrap(True)
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(5)
+        self.tree.setHeaderLabels(["#", "decision", "radius", "cells", "where / why"])
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setMinimumHeight(120)
+        self.tree.setToolTip("One row per connected region (its representative finding; expand it "
+                             "for the region's findings). Select a row to fly the camera there.")
+        header = self.tree.header()
+        for col in range(4):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        self.tree.itemSelectionChanged.connect(self._on_select)
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.radius = QDoubleSpinBox()
+        self.radius.setDecimals(3)
+        self.radius.setSingleStep(0.025)
+        self.radius.setRange(0.01, 10.0)
+        self.radius.setToolTip("Radius of the selected region's representative before accepting; "
+                               "the same factor applies to every finding of the region")
+        self.radius.editingFinished.connect(self._on_radius)
+        self.accept_button = QPushButton("Accept")
+        self.accept_button.setToolTip(f"Accept the selected region: all its findings become "
+                                      f"patches at the next Apply ({shortcut('accept_finding')})")
+        self.reject_button = QPushButton("Reject")
+        self.reject_button.setToolTip(f"Reviewed, fine: not proposed again for this version "
+                                      f"({shortcut('reject_finding')})")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Reset the selected region's decision to pending")
+        for b, action in ((self.accept_button, "accept"), (self.reject_button, "reject"),
+                          (self.reset_button, "reset")):
+            b.clicked.connect(lambda _=False, a=action: self._decide(a))
+        self.accept_all_button = QPushButton("Accept all")
+        self.accept_all_button.setToolTip("Accept every pending region")
+        self.accept_all_button.clicked.connect(self.acceptAllRequested)
+        self.apply_button = QPushButton("Apply accepted")
+        self.apply_button.setToolTip(f"Patch the accepted findings, run the regression check and "
+                                     f"release a new version if it passes ({shortcut('apply_accepted')})")
+        self.apply_button.clicked.connect(self.applyRequested)
+        top = QHBoxLayout()
+        top.addWidget(self.audit_button)
+        top.addWidget(QLabel("rank by"))
+        top.addWidget(self.rank, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("radius"))
+        row.addWidget(self.radius)
+        row.addWidget(self.accept_button)
+        row.addWidget(self.reject_button)
+        row.addWidget(self.reset_button)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.accept_all_button)
+        row2.addWidget(self.apply_button, 1)
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.tree, 1)
+        lay.addWidget(self.detail)
+        lay.addLayout(row)
+        lay.addLayout(row2)
+        self._clusters: list[int] = []
+        self._triage = None
+        self._busy = False
+        self.show_triage(None)
+
+    # ---- showing ------------------------------------------------------------
+    def show_triage(self, triage, current_version: int | None = None, seconds: float | None = None) -> None:
+        keep = self.selected_cluster()
+        self._triage = triage
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        self._clusters = []
+        if triage is None:
+            self.summary.setText("No audit of this version yet: press Audit (the red team sweeps the "
+                                 "grid, the verifier checks the norms).")
+        else:
+            rep = triage.report
+            c = triage.counts()
+            stale = "" if current_version in (None, triage.version) else \
+                f" The model is now v{current_version}: Apply patches it; Audit again to refresh."
+            took = f", {seconds:.2f} s" if seconds is not None else ""
+            hidden = f"; {c['hidden']} hidden (reviewed fine earlier)" if c["hidden"] else ""
+            self.summary.setText(
+                f"Audit of v{triage.version} ({rep.mode}{took}): {c['findings']} findings, "
+                f"{c['regions']} regions, {rep.verified} flawed cells{hidden}; accepted {c['accepted']}, "
+                f"rejected {c['rejected']}.{stale}")
+            bold = QFont()
+            bold.setBold(True)
+            for i, r in enumerate(triage.regions, start=1):
+                f = r.representative
+                item = QTreeWidgetItem([str(i), DECISION_TEXT[r.decision], f"{r.radius:.3f}", str(r.cells),
+                                        f"{_centre(f.center)} {f.reason}"])
+                item.setData(0, Qt.ItemDataRole.UserRole, r.cluster)
+                item.setForeground(1, QBrush(QColor(DECISION_COLOUR[r.decision])))
+                item.setFont(0, bold)
+                item.setToolTip(4, f"region {r.cluster}: {len(r.members)} findings, {r.cells} cells\n"
+                                   f"representative #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
+                                   f"priority {f.priority:.2f}\n{f.reason}")
+                if len(r.members) > 1:
+                    for m in r.scaled_members():
+                        child = QTreeWidgetItem([f"#{m.id}", "", f"{m.radius:.3f}", str(m.cells),
+                                                 f"{_centre(m.center)} score {m.score:.2f}"])
+                        child.setData(0, Qt.ItemDataRole.UserRole, r.cluster)
+                        child.setToolTip(4, m.reason)
+                        item.addChild(child)
+                self.tree.addTopLevelItem(item)
+                self._clusters.append(r.cluster)
+        self.tree.blockSignals(False)
+        if keep in self._clusters:
+            self.select_cluster(keep, emit=False)
+        self._update_buttons()
+
+    def selected_cluster(self) -> int | None:
+        items = self.tree.selectedItems()
+        if not items:
+            return None
+        return items[0].data(0, Qt.ItemDataRole.UserRole)
+
+    def select_cluster(self, cluster: int | None, emit: bool = True) -> None:
+        if cluster not in self._clusters:
+            self.tree.clearSelection()
+            return
+        item = self.tree.topLevelItem(self._clusters.index(cluster))
+        if not emit:
+            self.tree.blockSignals(True)
+        self.tree.setCurrentItem(item)
+        item.setSelected(True)
+        self.tree.scrollToItem(item)
+        if not emit:
+            self.tree.blockSignals(False)
+            self._update_buttons()
+
+    def step(self, delta: int) -> int | None:
+        """Select the next (+1) or previous (-1) region; returns its cluster."""
+        if not self._clusters:
+            return None
+        cur = self.selected_cluster()
+        i = self._clusters.index(cur) + delta if cur in self._clusters else (0 if delta > 0 else -1)
+        cluster = self._clusters[i % len(self._clusters)]
+        self.select_cluster(cluster)
+        return cluster
+
+    def set_busy(self, busy: bool, ready: bool) -> None:
+        self._busy = busy or not ready
+        self.audit_button.setEnabled(not self._busy)
+        self._update_buttons()
+
+    # ---- internals ------------------------------------------------------------
+    def _update_buttons(self) -> None:
+        t = self._triage
+        cluster = self.selected_cluster()
+        region = t.region(cluster) if t is not None and cluster is not None else None
+        editable = region is not None and not self._busy
+        self.accept_button.setEnabled(editable and region.decision != ACCEPTED)
+        self.reject_button.setEnabled(editable and region.decision != REJECTED)
+        self.reset_button.setEnabled(editable and region.decision != PENDING)
+        self.radius.setEnabled(editable and region.decision != REJECTED)
+        counts = t.counts() if t is not None else {"pending": 0, "accepted": 0, "accepted_findings": 0}
+        self.accept_all_button.setEnabled(t is not None and counts["pending"] > 0 and not self._busy)
+        n = counts["accepted_findings"]
+        self.apply_button.setText(f"Apply accepted ({n} finding{'s' if n != 1 else ''})" if n else "Apply accepted")
+        self.apply_button.setEnabled(n > 0 and not self._busy)
+        if region is not None:
+            self.radius.blockSignals(True)
+            self.radius.setValue(region.radius)
+            self.radius.blockSignals(False)
+            f = region.representative
+            self.detail.setText(f"<b>{t.number(cluster)}</b> region {cluster} "
+                                f"({len(region.members)} finding{'s' if len(region.members) != 1 else ''}, "
+                                f"{region.cells} cells): #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
+                                f"{f.kind}. {f.reason}")
+        else:
+            self.detail.setText("Select a region to fly there; Accept, Reject or adjust its radius."
+                                if t is not None and self._clusters else "")
+
+    def _on_select(self) -> None:
+        self._update_buttons()
+        self.regionSelected.emit(self.selected_cluster())
+
+    def _decide(self, action: str) -> None:
+        cluster = self.selected_cluster()
+        if cluster is not None:
+            self._commit_radius()
+            self.decisionRequested.emit(action, cluster)
+
+    def _commit_radius(self) -> None:
+        cluster = self.selected_cluster()
+        if cluster is None or self._triage is None:
+            return
+        value = float(self.radius.value())
+        if abs(self._triage.region(cluster).radius - value) > 5e-4:
+            self.radiusRequested.emit(cluster, value)
+
+    def _on_radius(self) -> None:
+        if self.radius.isEnabled():
+            self._commit_radius()
+
+
+class FindingsLayer(QObject):
+    """Numbered labels (unpickable, always on top) and rings for the regions in the
+    3D view, coloured by decision; and a short camera flight to a region."""
+    FLY_MS = 300
+
+    def __init__(self, view, parent: QObject | None = None):
+        super().__init__(parent)
+        self.view = view
+        self.triage = None
+        self.selected: int | None = None
+        self._fly = QTimer(self)
+        self._fly.setInterval(30)
+        self._fly.timeout.connect(self._fly_step)
+        self._fly_from = self._fly_to = None
+        self._fly_t0 = 0.0
+        self._names: list[str] = []
+        view.plotter.installEventFilter(self)
+
+    @property
+    def flying(self) -> bool:
+        return self._fly.isActive()
+
+    def show(self, triage, selected: int | None = None) -> None:
+        self.triage = triage
+        self.selected = selected
+        self.redraw()
+
+    def clear(self) -> None:
+        self.show(None)
+
+    def redraw(self) -> None:
+        """Draw again (also after the view rebuilt its scene)."""
+        plotter = self.view.plotter
+        for name in self._names:
+            plotter.remove_actor(name, render=False)
+        self._names = []
+        world = self.view.world
+        if self.triage is None or world is None:
+            self.view.request_render()
+            return
+        span = float(np.max(world.bounds_max - world.bounds_min))
+        for decision, colour in DECISION_COLOUR.items():
+            regions = [r for r in self.triage.regions if r.decision == decision]
+            if not regions:
+                continue
+            rings = flags_mesh(world, [_Ball(r.representative.center, r.radius) for r in regions])
+            name = f"finding_rings_{decision}"
+            plotter.add_mesh(rings, color=colour, line_width=4 if decision != REJECTED else 2,
+                             pickable=False, name=name, reset_camera=False, render=False)
+            self._names.append(name)
+            pts = np.array([r.representative.center for r in regions], float)
+            if world.is_terrain:
+                pts[:, 2] += 0.04 * span
+            labels = [str(self.triage.number(r.cluster)) for r in regions]
+            name = f"finding_labels_{decision}"
+            plotter.add_point_labels(pts, labels, font_size=16, text_color="white", shape_color=colour,
+                                     shape_opacity=0.9, point_color=colour, point_size=8,
+                                     always_visible=True, pickable=False, name=name, reset_camera=False,
+                                     render=False)
+            self._names += [f"{name}-points", f"{name}-labels"]     # pyvista names the two parts
+        if self.selected is not None:
+            try:
+                r = self.triage.region(self.selected)
+            except KeyError:
+                r = None
+            if r is not None:
+                ring = flags_mesh(world, [_Ball(r.representative.center, r.radius * 1.08)])
+                plotter.add_mesh(ring, color="#111111", line_width=6, pickable=False,
+                                 name="finding_selected", reset_camera=False, render=False)
+                self._names.append("finding_selected")
+        self.view.request_render()
+
+    def fly_to(self, point) -> None:
+        """Move the camera's focal point to ``point`` over FLY_MS (orientation and
+        distance kept); any mouse press or wheel in the view, or a camera reset, ends it."""
+        cam = self.view.plotter.camera
+        self._fly_from = (np.array(cam.focal_point, float), np.array(cam.position, float))
+        self._fly_to = np.asarray(point, float)
+        self._fly_t0 = time.perf_counter()
+        self._fly.start()
+        self._fly_step()
+
+    def _fly_step(self) -> None:
+        t = min(1.0, (time.perf_counter() - self._fly_t0) * 1000 / self.FLY_MS)
+        e = t * t * (3 - 2 * t)                      # ease in and out
+        focal0, pos0 = self._fly_from
+        shift = (self._fly_to - focal0) * e
+        cam = self.view.plotter.camera
+        cam.focal_point = tuple(focal0 + shift)
+        cam.position = tuple(pos0 + shift)
+        self.view.plotter.renderer.ResetCameraClippingRange()
+        self.view.request_render()
+        if t >= 1.0:
+            self._fly.stop()
+
+    def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+        if self._fly.isActive() and ev.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.Wheel):
+            self._fly.stop()                          # the person takes the camera
+        return False
+
+    def stop(self) -> None:
+        self._fly.stop()
+
+
+class _Ball:
+    """What ``flags_mesh`` needs of a flag: a centre and a radius."""
+    __slots__ = ("center", "radius")
+
+    def __init__(self, center, radius: float):
+        self.center = center
+        self.radius = radius
+
+
+class TriageMixin:
+    """The window's side of Phase 2 (mixed into MainWindow): run the audit in the
+    worker, forward decisions to the session, apply the accepted findings as one
+    flywheel cycle and say what became of it."""
+
+    def _connect_triage(self) -> None:
+        fp = self.findings_panel
+        fp.auditRequested.connect(self.audit)
+        fp.regionSelected.connect(self._on_region_selected)
+        fp.decisionRequested.connect(self._on_decision)
+        fp.radiusRequested.connect(self._on_region_radius)
+        fp.acceptAllRequested.connect(self.accept_all_findings)
+        fp.applyRequested.connect(self.apply_accepted)
+        fp.rankingChanged.connect(self._on_ranking)
+
+    # ---- audit ------------------------------------------------------------------
+    def audit(self) -> None:
+        if not self.is_ready or self.jobs.busy:
+            return
+        self._commit_psi()
+        try:
+            self.jobs.start("audit", lambda stop: self.session.audit_job(stop))
+        except RefinementError as exc:
+            self.status(f"Cannot audit: {exc}")
+            return
+        self.tabs.setCurrentIndex(1)
+        self.status(f"Auditing v{self.session.model.version}: red team, verifier, blue team...")
+        self._update_actions()
+
+    def _on_audit_done(self, result) -> None:
+        self.audit_seconds = result.seconds
+        t = self.session.set_audit(result)
+        c = t.counts()
+        rep = t.report
+        hidden = f"; {c['hidden']} reviewed fine earlier, not proposed again" if c["hidden"] else ""
+        self._refresh_triage()
+        if t.regions:
+            self.findings_panel.select_cluster(t.regions[0].cluster)      # flies there
+        self.status(f"Audit of v{t.version} in {result.seconds:.2f} s: {c['findings']} findings in "
+                    f"{c['regions']} connected regions, {rep.verified} flawed cells{hidden}"
+                    + ("" if t.regions else ": nothing to triage"))
+
+    # ---- triage -------------------------------------------------------------------
+    def _refresh_triage(self) -> None:
+        s = self.session
+        self.findings_panel.show_triage(s.triage, s.model.version if s.model is not None else None,
+                                        self.audit_seconds)
+        self.findings_layer.show(s.triage, self.findings_panel.selected_cluster())
+        self._update_actions()
+
+    def _after_triage_change(self) -> None:
+        self._refresh_triage()
+        self._refresh_history()
+        err, self.session.persist_error = self.session.persist_error, None
+        if err:
+            self._warn("Triage not stored", err)
+            self.status(err)
+
+    def _on_region_selected(self, cluster) -> None:
+        t = self.session.triage
+        self.findings_layer.show(t, cluster)
+        if t is None or cluster is None:
+            return
+        r = t.region(cluster)
+        self.findings_layer.fly_to(r.representative.center)
+        n = len(r.members)
+        self.status(f"Region {t.number(cluster)} ({n} finding{'s' if n != 1 else ''}, {r.cells} cells): "
+                    f"{r.representative.reason}. Y accepts, X rejects, N goes to the next.")
+
+    def step_finding(self, delta: int) -> None:
+        if self.findings_panel.step(delta) is None:
+            self.status("No findings to step through: run Audit first")
+
+    def decide_selected(self, action: str) -> None:
+        cluster = self.findings_panel.selected_cluster()
+        if cluster is None:
+            self.status("Select a region in the findings panel first (N steps through them)")
+            return
+        self.findings_panel._commit_radius()
+        self._on_decision(action, cluster)
+
+    def _on_decision(self, action: str, cluster: int) -> None:
+        t = self.session.triage
+        if t is None or self.jobs.busy:
+            return
+        radius = float(self.findings_panel.radius.value()) if action == "accept" else None
+        had_session = self.session.history is not None
+        try:
+            self.session.decide(action, cluster, radius)
+        except (RefinementError, InputError, KeyError) as exc:
+            self.status(f"Cannot {action}: {exc}")
+            return
+        r = t.region(cluster)
+        n = len(r.members)
+        what = {"accept": f"accepted: its {n} finding{'s' if n != 1 else ''} will be patched at Apply",
+                "reject": "marked reviewed, fine: not proposed again for this version",
+                "reset": "back to pending"}[action]
+        note = ""
+        if not had_session and self.session.history is not None:
+            note = f". Session directory: {self.session.history.root}"
+        self.status(f"Region {t.number(cluster)} {what} (Ctrl+Z undoes){note}")
+        self._after_triage_change()
+        if action in ("accept", "reject"):
+            nxt = next((x.cluster for x in t.regions if x.decision == "pending"), None)
+            if nxt is not None:
+                self.findings_panel.select_cluster(nxt)
+
+    def _on_region_radius(self, cluster: int, radius: float) -> None:
+        try:
+            self.session.decide("radius", cluster, radius)
+        except (RefinementError, InputError, KeyError) as exc:
+            self.status(f"Cannot change the radius: {exc}")
+            return
+        self._refresh_triage()
+
+    def accept_all_findings(self) -> None:
+        if self.session.triage is None or self.jobs.busy:
+            return
+        n = self.session.accept_all()
+        self.status(f"Accepted {n} pending regions (Ctrl+Z undoes one at a time)")
+        self._after_triage_change()
+
+    def _on_ranking(self, ranking: str) -> None:
+        self.session.set_ranking(ranking)
+        self._refresh_triage()
+
+    # ---- apply: one flywheel cycle ----------------------------------------------------
+    def apply_accepted(self) -> None:
+        if not self.is_ready or self.jobs.busy:
+            return
+        self._commit_psi()
+        try:
+            self.jobs.start("cycle", lambda stop: self.session.cycle_job(stop))
+        except RefinementError as exc:
+            self.status(f"Cannot apply: {exc}")
+            return
+        self._job_base = self.session.reward().copy()
+        self._leave_version_view()
+        if self.compare == "before":
+            self.set_compare("after")
+        self.refine_panel.progress.setValue(0)
+        self.status("Applying the accepted findings: local patch on their verified flaw cells...")
+        self._update_actions()
+
+    def _on_cycle_done(self, result) -> None:
+        had_session = self.session.history is not None
+        try:
+            out = self.session.finish_cycle(result)
+        except (InputError, OSError) as exc:        # the session directory could not be written
+            self._warn("Version not stored", f"The patched model is shown but could not be stored: {exc}")
+            self.status(f"Version not stored: {exc}")
+            self.view.show_values(*self._display())
+            self._refresh_readouts()
+            self._refresh_flywheel()
+            return
+        self.refine_panel.progress.setValue(100)
+        chk = out.check
+        if out.released:
+            note = f" Session directory: {self.session.history.root}." if not had_session else ""
+            self.status(f"Cycle released v{out.version}: flaws {chk['flaws_before']} -> {chk['flaws_after']}, "
+                        f"basin {chk['basin_cells_before']} -> {chk['basin_cells_after']} cells (retention "
+                        f"{chk['basin_retention']:.1%}); red team re-sampled the patched places: "
+                        f"{chk['residual_flaws_in_patched_places']} states between grid points still above "
+                        f"the floor. Audit again for what remains.{note}")
+        else:
+            self._warn("Version not released", out.messages[0])
+            self.status(out.messages[0])
+        self.view.show_values(*self._display())
+        self._refresh_readouts()
+        self._update_title()
+        self._refresh_flywheel()
+        self.policy.update()
+
+    def _update_flywheel_actions(self, busy: bool, ready: bool) -> None:
+        t = self.session.triage
+        accepted = t.counts()["accepted_findings"] if t is not None else 0
+        self.act["audit"].setEnabled(ready and not busy)
+        self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
+        has = t is not None and bool(t.findings)
+        for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
+            self.act[k].setEnabled(has and not busy)
+        self.findings_panel.set_busy(busy, ready)
+        self.history_panel.set_busy(busy or not ready)
+        for k in ("new_session", "open_session"):
+            self.act[k].setEnabled(not busy)
+
+    def _warn(self, title: str, text: str) -> None:
+        """A warning that does not block (the event loop and the view keep running)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setModal(False)
+        box.show()
+        self.last_warning = box
