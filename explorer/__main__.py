@@ -336,7 +336,7 @@ def cmd_gui(args) -> int:
               "Headless, use: explorer render --world cube --out cube.png", file=sys.stderr)
         return 2
     from explorer.app.main_window import run
-    return run(world=args.world or "cube", artifact=args.artifact, session_dir=args.session)
+    return run(world=args.world or "cube", artifact=args.artifact, session=args.session)
 
 
 def _check_out(out: str, force: bool) -> None:
