@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 for world in cube ridge; do
   $X train --world "$world" --out "$tmp/$world-v1" --json > "$tmp/$world-train.json"
   # One flag on the audit's top finding, then a local patch.
-  $X audit --artifact "$tmp/$world-v1" --json > "$tmp/$world-audit.json"
+  $X audit --artifact "$tmp/$world-v1" --rank score --json > "$tmp/$world-audit.json"
   .venv/bin/python - "$tmp/$world-audit.json" "$world" > "$tmp/$world-flags.json" <<'PY'
 import json, sys
 audit = json.load(open(sys.argv[1]))

@@ -151,7 +151,7 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
     overlays are unpickable so a click always lands on the landscape."""
     show = {"expert": True, "goals": True, "hazards": True, "boundary": True, **(show or {})}
     actors = {}
-    lift = 0.02 * float(np.max(world.bounds_max - world.bounds_min))
+    lift = 0.008 * float(np.max(world.bounds_max - world.bounds_min))
     samples = world.expert_samples().astype(float)
     routes = world.route_points()
     if world.is_terrain:
