@@ -88,7 +88,7 @@ def test_the_expert_samples_score_high_and_the_landscape_has_a_basin_and_flaws(n
     assert land.flaw_mask(t.reward).sum() > 100
     # the goals are reached by the expert, so they sit in high reward
     for g in t.world.goals:
-        assert t.reward[g.contains(land.points)].mean() >= 0.8
+        assert t.reward[g.contains(land.points)].mean() >= 0.7
 
 
 # ---------------------------------------------------------------- ridge
@@ -126,7 +126,7 @@ def test_ridge_extrapolates_the_climb_across_the_chasm_to_the_second_summit(ridg
     # ... up to the second summit: the highest ground beyond the chasm scores
     # high too, though no expert was ever there.
     summit2 = _second_summit(ridge)
-    near = np.linalg.norm(land.points[:, :2] - summit2[:2], axis=1) < 0.1
+    near = np.linalg.norm(land.points[:, :2] - summit2[:2], axis=1) < 0.2
     assert ridge.reward[near].max() >= 0.5
     assert np.all(land.violates[region])            # every such cell is a flaw if above the floor
     # the chasm itself, which the climb's straight line flies over, is lower

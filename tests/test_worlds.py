@@ -224,6 +224,8 @@ BAD = [
      "goals[1].name", "not used by another entry"),
     ("avoid-unknown-hazard", _replace(CANYON, 'region = "quicksand"', 'region = "quiksand"'), "norms[1].region",
      "the name of a hazard ('quicksand')"),
+    ("duplicate-norm-name", CANYON + '\n[[norms]]\nkind = "avoid_region"\nname = "avoid quicksand"\n'
+     'center = [0.5, 0.5]\nradius = 0.1\n', "norms[2].name", "a name not used by another norm"),
     ("norm-kind-unknown", _replace(CANYON, 'kind = "avoid_region"', 'kind = "avoid"'), "norms[1].kind",
      "'support_required', 'avoid_region'"),
     # unsafe or invalid expressions
@@ -303,9 +305,8 @@ def test_a_curve_function_with_the_wrong_arity_is_a_world_error(tmp_path):
     assert "expert.routes[0].x" in str(exc.value)
 
 
-@pytest.mark.xfail(strict=True, reason="loader bug: two norms with the same (default) name collapse "
-                   "into one entry of World.norm_violations, so the first is never enforced")
 def test_two_unnamed_inline_avoid_regions_are_both_enforced_or_refused(tmp_path):
+    # Norms are enforced by name: two with one default name once hid the first.
     extra = ('\n[[norms]]\nkind = "avoid_region"\ncenter = [-0.5, -0.13]\nradius = 0.1\n'
              '\n[[norms]]\nkind = "avoid_region"\ncenter = [0.5, -0.13]\nradius = 0.1\n')
     p = tmp_path / BAD_NAME

@@ -17,6 +17,8 @@ FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
     "sin": np.sin, "cos": np.cos, "tan": np.tan, "exp": np.exp, "sqrt": np.sqrt,
     "abs": np.abs, "tanh": np.tanh, "clip": np.clip, "min": np.minimum, "max": np.maximum,
 }
+ARITY = {"sin": 1, "cos": 1, "tan": 1, "exp": 1, "sqrt": 1, "abs": 1, "tanh": 1,
+         "clip": 3, "min": 2, "max": 2}   # numpy would take an extra argument as `out=`
 CONSTANTS = {"pi": math.pi, "e": math.e}
 _BINOPS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply,
            ast.Div: np.divide, ast.Pow: np.power}
@@ -69,6 +71,10 @@ def _check(node: ast.AST) -> None:
             raise ExpressionError(f"only these functions are allowed: {allowed}")
         if node.keywords:
             raise ExpressionError("keyword arguments are not allowed")
+        want = ARITY[node.func.id]
+        if len(node.args) != want:
+            raise ExpressionError(f"{node.func.id}() takes {want} argument{'s' if want > 1 else ''}, "
+                                  f"got {len(node.args)}")
         for arg in node.args:
             _check(arg)
     else:

@@ -67,7 +67,7 @@ def _build(top: Table, file_hash: str) -> World:
     lo, hi = np.array(b.vec("min", 3)), np.array(b.vec("max", 3))
     for i, axis in enumerate("xyz"):
         if not lo[i] < hi[i]:
-            raise b.error("max", f"bounds.max[{i}] ({axis}) greater than bounds.min[{i}] = {lo[i]:g}", list(hi))
+            raise b.error("max", f"bounds.max[{i}] ({axis}) greater than bounds.min[{i}] = {lo[i]:g}", hi.tolist())
     b.finish()
 
     land = top.table("landscape", optional=True) or Table({}, src, "landscape")
@@ -246,10 +246,10 @@ def _check_geometry(world: World, route_tables: list[Table]) -> None:
         if z.min() < world.bounds_min[2] - slack or z.max() > world.bounds_max[2] + slack:
             raise WorldError(world.source, "bounds", f"z bounds that contain the terrain heights "
                              f"[{z.min():.3g}, {z.max():.3g}]",
-                             [world.bounds_min[2], world.bounds_max[2]])
+                             [float(world.bounds_min[2]), float(world.bounds_max[2])])
     for i, g in enumerate(world.goals + world.hazards):
         c = np.asarray(g.center)
         if np.any(c < lo - slack) or np.any(c > hi + slack):
             which = "goals" if i < len(world.goals) else "hazards"
             j = i if i < len(world.goals) else i - len(world.goals)
-            raise WorldError(world.source, f"{which}[{j}].center", "a centre inside the bounds", list(c))
+            raise WorldError(world.source, f"{which}[{j}].center", "a centre inside the bounds", c.tolist())
