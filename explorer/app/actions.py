@@ -107,6 +107,8 @@ class ActionsMixin:
         for k in ("train", "refine", "stop", None, "audit", "next_finding", "prev_finding", "accept_finding",
                   "reject_finding", "apply_accepted"):
             m.addSeparator() if k is None else m.addAction(self.act[k])
+        from .lessons import add_lessons_menu
+        add_lessons_menu(self, mb)          # Lessons > Alignment collapse..., ...
         m = mb.addMenu("&Help")
         m.addAction(self.act["shortcuts"])
         m.addAction(self.act["about"])
