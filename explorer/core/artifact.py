@@ -6,6 +6,14 @@
                             patches applied), metrics, version and parent
       weights.safetensors   E_theta's tensors, the patch kernels, D_E and D_neg
 
+``architecture.kind`` names the module in the expertness slot: the MoE
+autoencoder E_theta ("moe-autoencoder"), or one of the logit signals of the
+alignment-from-demonstrations lesson ("discriminator-mlp", "occupancy-ratio",
+see ``afd_models``). Its tensors are stored under ``expertness.*`` either way,
+and loading rebuilds the module from the architecture in the metadata and
+refuses any tensor whose name or shape does not match it; an unknown kind is
+refused.
+
 Only JSON and safetensors are read: loading never unpickles or executes
 anything. The weights file is named in the metadata, must be a plain file name
 inside the directory, and must match the recorded sha256, so a tampered or
@@ -31,6 +39,8 @@ from safetensors.numpy import load as st_load, save as st_save
 
 from worlds.errors import InputError
 
+from .afd_models import (DiscriminatorArchitecture, DiscriminatorMLP, OccupancyArchitecture,
+                         OccupancyRatio)
 from .expertness import Architecture, MoEAutoencoder
 from .mapping import Psi
 from .patches import PatchSet
@@ -68,9 +78,10 @@ def metadata(model: RewardModel, weights_sha256: str) -> dict:
         "parent": model.parent,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "world": {"name": model.world_name, "sha256": model.world_hash},
-        "architecture": {"kind": "moe-autoencoder", **model.architecture.to_dict()},
+        "architecture": {"kind": _kind_of(model.expertness), **model.architecture.to_dict()},
         "psi": model.psi.to_dict(),
         "mapping": "g_psi(L) = clip(exp(-k (L - l_min) / (l_max - l_min)), 0, 1)",
+        **({"signal": model.expertness.SIGNAL} if hasattr(model.expertness, "SIGNAL") else {}),
         "training": model.config.to_dict(),
         "patches": len(model.patches),
         "negatives": int(len(model.negatives)),
@@ -78,6 +89,39 @@ def metadata(model: RewardModel, weights_sha256: str) -> dict:
         "metrics": model.metrics,
         "weights": {"file": WEIGHTS_FILE, "sha256": weights_sha256},
     }
+
+
+# kind -> (module class, architecture from the metadata's dict). Bounds are the
+# ranges a file may declare; shapes are then checked against the built module.
+def _moe_arch(d: dict, src: str) -> Architecture:
+    return Architecture(dim=_bounded_int(d, "dim", 3, 3, src),
+                        experts=_bounded_int(d, "experts", 1, 64, src),
+                        bottleneck=_bounded_int(d, "bottleneck", 1, 3, src))
+
+
+def _disc_arch(d: dict, src: str) -> DiscriminatorArchitecture:
+    return DiscriminatorArchitecture(dim=_bounded_int(d, "dim", 3, 3, src),
+                                     hidden=_bounded_int(d, "hidden", 1, 256, src),
+                                     members=_bounded_int(d, "members", 1, 16, src))
+
+
+def _occ_arch(d: dict, src: str) -> OccupancyArchitecture:
+    return OccupancyArchitecture(dim=_bounded_int(d, "dim", 3, 3, src),
+                                 ground=_bounded_int(d, "ground", 2, 3, src),
+                                 components=_bounded_int(d, "components", 1, 256, src))
+
+
+KINDS = {"moe-autoencoder": (MoEAutoencoder, _moe_arch),
+         "discriminator-mlp": (DiscriminatorMLP, _disc_arch),
+         "occupancy-ratio": (OccupancyRatio, _occ_arch)}
+
+
+def _kind_of(net) -> str:
+    for kind, (cls, _) in KINDS.items():
+        if type(net) is cls:
+            return kind
+    raise ArtifactError(type(net).__name__, "", "a module of a known kind (" + ", ".join(KINDS) + ")",
+                        "an unknown module")
 
 
 def save(model: RewardModel, directory: str | Path, overwrite: bool = False) -> Path:
@@ -184,16 +228,19 @@ def load(directory: str | Path) -> RewardModel:
         raise ArtifactError(str(wpath), "", "a safetensors file", str(exc)[:120]) from None
 
     arch_d = _req(meta, "architecture", dict, src)
-    if arch_d.get("kind") != "moe-autoencoder":
-        raise ArtifactError(src, "$.architecture.kind", "'moe-autoencoder'", arch_d.get("kind"))
-    arch = Architecture(dim=_bounded_int(arch_d, "dim", 3, 3, src),
-                        experts=_bounded_int(arch_d, "experts", 1, 64, src),
-                        bottleneck=_bounded_int(arch_d, "bottleneck", 1, 3, src))
+    kind = arch_d.get("kind")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ArtifactError(src, "$.architecture.kind", "one of " + ", ".join(repr(k) for k in KINDS)
+                            + " (an architecture this version can build)", kind)
+    module_cls, arch_from = KINDS[kind]
+    arch = arch_from(arch_d, src)
     lo = tensors.get("expertness.lo")
     hi = tensors.get("expertness.hi")
     if lo is None or hi is None:
         raise ArtifactError(str(wpath), "expertness.lo", "the normalisation tensors lo/hi", "missing")
-    net = MoEAutoencoder(arch, lo, hi)
+    if lo.shape != (3,) or hi.shape != (3,):
+        raise ArtifactError(str(wpath), "expertness.lo", "lo/hi of shape (3,)", [lo.shape, hi.shape])
+    net = module_cls(arch, lo, hi)
     expected = {f"expertness.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
     state = {}
     for name, shape in expected.items():
@@ -208,6 +255,9 @@ def load(directory: str | Path) -> RewardModel:
         state[name.split(".", 1)[1]] = torch.from_numpy(arr.astype(np.float32).copy())
     net.load_state_dict(state)
     net.eval()
+    problem = net.validate() if hasattr(net, "validate") else None
+    if problem:
+        raise ArtifactError(str(wpath), "expertness", problem, "other values")
 
     def arr(name: str, ncol: int | None, dtype) -> np.ndarray:
         if name not in tensors:

@@ -74,6 +74,14 @@ class MoEAutoencoder(nn.Module):
         recon, _ = self(states)
         return ((recon - self.normalise(states)) ** 2).mean(dim=-1)
 
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """E_theta's representation of normalised states: each expert's bottleneck
+        code weighted by its gate (what the audit measures novelty in; every module
+        that can stand in the expertness slot has one, see ``afd_models``)."""
+        h = torch.relu(torch.einsum("nd,ebd->neb", x, self.enc_w) + self.enc_b)
+        gate = torch.softmax(x @ self.gate_w.T + self.gate_b, dim=-1)
+        return (h * gate[..., None]).reshape(len(x), -1)
+
     @torch.inference_mode()
     def error_np(self, states: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
         """Batched L(s) for many states (a landscape grid), as float32 numpy."""
