@@ -330,6 +330,37 @@ def cmd_collapse(args) -> int:
     return 0
 
 
+def cmd_afd(args) -> int:
+    import torch
+    from explorer.core import afd
+
+    torch.set_num_threads(args.threads)
+    world = _load_world(args.world)
+    if args.divergence:
+        from explorer.core.afd_divergence import fit_divergence
+        res = fit_divergence(world, args.divergence, seed=args.seed)
+        masses = ", ".join(f"{k} {v:.0%}" for k, v in res["masses"].items())
+        _emit(args, res, f"{args.divergence}-KL fit on {world.name}: mass per mode: {masses}; "
+                         f"elsewhere {res['elsewhere']:.0%}; true reward {res['true_reward']:.3f}")
+        return 0
+    ns = tuple(n for n in afd.BON_NS if n <= args.bon) or (args.bon,)
+    if args.bon not in ns:
+        ns = ns + (args.bon,)
+    res = afd.run_afd(world, args.rm, bon_ns=ns, seed=args.seed)
+    rows = res["best_of_n"]
+    lines = [f"{args.rm} reward model on {world.name} (seed {args.seed}): Best-of-N from the SFT policy, "
+             f"true reward"]
+    lines += [f"  N={r['n']:<3} {r['true_reward']:.3f} (oracle {r['oracle']:.3f})" for r in rows]
+    out = {k: v for k, v in res.items() if k not in ("samples", "chosen", "demonstrations")}
+    if args.artifact_out:
+        from explorer.core import artifact
+        artifact.save(afd.reward_model(world, args.rm, seed=args.seed), args.artifact_out)
+        out["artifact"] = args.artifact_out
+        lines.append(f"reward model saved as an artifact: {args.artifact_out}")
+    _emit(args, out, "\n".join(lines))
+    return 0
+
+
 def cmd_gui(args) -> int:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         print("explorer: no display found (DISPLAY is not set); the window needs one. "
@@ -430,6 +461,16 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--seeds", type=_positive_int, default=5)
     common(co)
 
+    af = sub.add_parser("afd", help="lesson: alignment from demonstrations (Init-SFT reward models, Best-of-N)")
+    af.add_argument("--world", default="cube")
+    af.add_argument("--rm", choices=["init-sft", "init-demo", "sft-demo", "closed-form"], default="init-sft")
+    af.add_argument("--bon", type=_positive_int, default=16, help="largest N of Best-of-N (default 16)")
+    af.add_argument("--divergence", choices=["forward", "reverse"],
+                    help="instead: fit one Gaussian policy by forward or reverse KL; report mass per mode")
+    af.add_argument("--seed", type=_nonneg_int, default=0)
+    af.add_argument("--artifact-out", help="also save the reward model as an artifact directory")
+    common(af)
+
     h = sub.add_parser("history", help="list the versions in a session directory")
     h.add_argument("session")
     h.add_argument("--json", action="store_true")
@@ -469,7 +510,7 @@ def _nonneg_int(text: str) -> int:
 
 COMMANDS = {"gui": cmd_gui, "worlds": cmd_worlds, "train": cmd_train, "refine": cmd_refine,
             "render": cmd_render, "audit": cmd_audit, "cycle": cmd_cycle, "history": cmd_history,
-            "figure": cmd_figure, "collapse": cmd_collapse}
+            "figure": cmd_figure, "collapse": cmd_collapse, "afd": cmd_afd}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -190,7 +190,7 @@ class Auditor:
         with torch.inference_mode():
             x_s = net.normalise(torch.as_tensor(samples))
             x_q = net.normalise(torch.as_tensor(np.asarray(states, np.float32)))
-            z_s, z_q = _codes(net, x_s), _codes(net, x_q)
+            z_s, z_q = net.codes(x_s), net.codes(x_q)
         out = np.zeros(len(states), np.float32)
         for a, b in ((x_s, x_q), (z_s, z_q)):
             d_ss = torch.cdist(a, a)
@@ -244,13 +244,6 @@ class Auditor:
                 return (f"norm:{norm.name}",
                         f"inside {norm.region.name} ({d:.2f} from its centre, radius {norm.region.radius:g})")
         return "norm", "violates a norm"
-
-
-def _codes(net, x: torch.Tensor) -> torch.Tensor:
-    """E_theta's representation: each expert's bottleneck code, weighted by its gate."""
-    h = torch.relu(torch.einsum("nd,ebd->neb", x, net.enc_w) + net.enc_b)
-    gate = torch.softmax(x @ net.gate_w.T + net.gate_b, dim=-1)
-    return (h * gate[..., None]).reshape(len(x), -1)
 
 
 def _spacing(land: Landscape) -> float:

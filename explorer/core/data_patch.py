@@ -65,6 +65,10 @@ class DataDrivenPatch:
                  w_neg: float = 10.0, w_basin: float = 10.0, w_rank: float = 5.0,
                  cap: float = BASIN_CAP):
         check_flags(flags)
+        if not isinstance(model.expertness, MoEAutoencoder):
+            raise RefinementError("data-driven patching fine-tunes E_theta, a mixture-of-experts "
+                                  "autoencoder; this model is a different kind "
+                                  f"({type(model.expertness).__name__}): use a local patch")
         self.world = land.world
         self.flags = list(flags)
         self.total = int(steps)

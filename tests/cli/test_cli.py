@@ -103,3 +103,15 @@ def test_audit_cycle_history_and_collapse(trained, capsys, tmp_path):
     col = json.loads(capsys.readouterr().out)
     assert abs(col["summary"]["myopic"]["final_utility"] - 3.9) < 0.2
     assert col["summary"]["relaxed"]["final_utility"] > 9.5
+
+
+def test_afd_command(capsys, tmp_path):
+    assert main(["afd", "--world", "twin-goals", "--divergence", "reverse", "--json"]) == 0
+    rev = json.loads(capsys.readouterr().out)
+    assert max(rev["masses"].values()) >= 0.9
+    assert main(["afd", "--world", "cube", "--rm", "init-sft", "--bon", "4", "--json",
+                 "--artifact-out", str(tmp_path / "rm")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["n"] for r in out["best_of_n"]] == [1, 2, 4]
+    from explorer.core import artifact
+    assert artifact.load(tmp_path / "rm").architecture is not None
