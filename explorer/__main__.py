@@ -40,6 +40,18 @@ def _world_for_artifact(model, world_arg: str | None):
     return world
 
 
+def _model_and_world(args):
+    """The artifact named by --artifact (and its world), or a model trained now
+    on --world (default cube), seeded, so the same command gives the same picture."""
+    from explorer.core import artifact
+    from explorer.core.learning import config_for, train
+    if args.artifact:
+        model = artifact.load(args.artifact)
+        return model, _world_for_artifact(model, args.world)
+    world = _load_world(args.world or "cube")
+    return train(world, config_for(world)), world
+
+
 def _emit(args, result: dict, text: str) -> None:
     if args.json:
         print(json.dumps(result, indent=2, default=float))
@@ -159,16 +171,10 @@ def cmd_render(args) -> int:
     from explorer.core import artifact
     from explorer.core.flags import load_flags
     from explorer.core.landscape import Landscape
-    from explorer.core.learning import config_for, train
     from explorer.viz.figure import render_landscape
 
     torch.set_num_threads(args.threads)
-    if args.artifact:
-        model = artifact.load(args.artifact)
-        world = _world_for_artifact(model, args.world)
-    else:
-        world = _load_world(args.world or "cube")
-        model = train(world, config_for(world))
+    model, world = _model_and_world(args)
     flags = load_flags(args.flags)[0] if args.flags else []
     land = Landscape(model, world, args.resolution)
     panels = []
@@ -266,19 +272,12 @@ def cmd_history(args) -> int:
 
 def cmd_figure(args) -> int:
     import torch
-    from explorer.core import artifact
     from explorer.core.flywheel import run_cycles
     from explorer.core.landscape import Landscape
-    from explorer.core.learning import config_for, train
     from explorer.viz.figure import render_flywheel, render_flywheel_gif
 
     torch.set_num_threads(args.threads)
-    if args.artifact:
-        model = artifact.load(args.artifact)
-        world = _world_for_artifact(model, args.world)
-    else:
-        world = _load_world(args.world or "cube")
-        model = train(world, config_for(world))
+    model, world = _model_and_world(args)
     results = run_cycles(model, world, args.cycles, accept=args.accept)
     first = results[0]
     if not first.accepted:

@@ -127,7 +127,6 @@ class DataDrivenPatch:
         hooks = [p.register_hook(_last_row_only) for p in net.parameters()]
         neg = torch.as_tensor(self.negatives)
         exp = torch.as_tensor(self.expert)
-        err0 = torch.as_tensor(self.expert_err0)
         bpts = torch.as_tensor(self.basin_pts)
         ballow = torch.as_tensor(self.basin_allowed)
         floor = self.world.floor

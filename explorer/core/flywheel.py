@@ -18,7 +18,7 @@ from worlds import World
 from .audit import AuditReport, Auditor, Finding
 from .flags import Flag
 from .landscape import Landscape
-from .metrics import in_flags, landscape_metrics
+from .metrics import landscape_metrics
 from .refine import BASIN_CAP, PatchReport, RefinementError, local_patch, regression_check
 from .reward_model import RewardModel
 
