@@ -32,7 +32,11 @@ class FilesMixin:
             QMessageBox.critical(self, "Cannot open world", str(exc))
             self.status(f"World not opened: {exc}")
             return False
-        if self.jobs.busy or not self._maybe_save(f"Open world '{world.name}'"):
+        if self.jobs.busy:
+            self.status(f"Cannot open world '{world.name}' now: {self.jobs.kind} is running "
+                        "(press Stop first); the current world stays")
+            return False
+        if not self._maybe_save(f"Open world '{world.name}'"):
             return False
         self.start_training(world)
         return True
@@ -48,7 +52,10 @@ class FilesMixin:
         except (InputError, OSError) as exc:
             QMessageBox.critical(self, "Cannot open artifact", str(exc))
             return False
-        if self.jobs.busy or not self._maybe_save("Open artifact"):
+        if self.jobs.busy:
+            self.status(f"Cannot open an artifact now: {self.jobs.kind} is running (press Stop first)")
+            return False
+        if not self._maybe_save("Open artifact"):
             return False
         same = world is self.session.world
         self.session.open(world, model, artifact_path=directory)

@@ -1,10 +1,17 @@
 """Run a session job (a generator of Snapshots) in a worker thread.
 
-One job at a time. The worker only iterates the generator; every snapshot and
-the result travel to the GUI thread as queued signals, and the GUI decides what
-to draw and when (the plotter is never touched off the GUI thread). Stopping
-is cooperative: the job checks a ``threading.Event`` between steps and returns
-its last good state.
+One job at a time: ``start`` refuses a second one (``busy`` is true from
+``start`` until ``finished`` has been delivered). The worker only iterates the
+generator; every snapshot and the result travel to the GUI thread as queued
+signals, and the GUI decides what to draw and when (the plotter is never
+touched off the GUI thread). Stopping is cooperative: the job checks a
+``threading.Event`` between steps and returns its last good state.
+
+The worker is a plain ``threading.Thread`` started at once (superqt's workers
+start through a 1 ms timer when the GUI thread runs an event loop, so a window
+closed in that millisecond waited for a job that had not begun, and the job then
+ran on a closed window); ``wait`` joins it, so after a window's close no worker
+thread of it is left running.
 """
 from __future__ import annotations
 
@@ -14,21 +21,6 @@ from typing import Callable, Generator
 
 import torch
 from PyQt6.QtCore import QObject, pyqtSignal
-from superqt.utils import create_worker
-
-
-def _drive(gen: Generator, done: threading.Event):
-    # 1 torch thread: on a 2-core laptop the GUI thread keeps a core (CONVENTIONS.md).
-    torch.set_num_threads(1)
-    try:
-        result = yield from gen
-        return ("ok", result)
-    except Exception as exc:  # noqa: BLE001 -- reported to the GUI, never lost
-        # (superqt swallows a RuntimeError as 'worker deleted': return it instead)
-        return ("error", exc)
-    finally:
-        gen.close()
-        done.set()
 
 
 class JobRunner(QObject):
@@ -36,6 +28,8 @@ class JobRunner(QObject):
     succeeded = pyqtSignal(str, object)      # kind, JobResult (None: training was stopped)
     failed = pyqtSignal(str, object)         # kind, exception
     finished = pyqtSignal(str)               # kind (after succeeded/failed)
+    _returned = pyqtSignal(object, object)   # (worker thread ->) token, ("ok"|"error", payload)
+    _ended = pyqtSignal(object)              # (worker thread ->) token
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -43,8 +37,11 @@ class JobRunner(QObject):
         self._stop = threading.Event()
         self._done = threading.Event()
         self._done.set()
-        self._worker = None
+        self._thread: threading.Thread | None = None
+        self._token = 0
         self.started_at = 0.0
+        self._returned.connect(self._on_returned)
+        self._ended.connect(self._on_finished)
 
     @property
     def busy(self) -> bool:
@@ -52,38 +49,65 @@ class JobRunner(QObject):
 
     def start(self, kind: str, make: Callable[[threading.Event], Generator]) -> None:
         """``make(stop_event)`` builds the generator (in the GUI thread, so it may
-        raise at once, e.g. RefinementError for missing flags)."""
+        raise at once, e.g. RefinementError for missing flags). Raises RuntimeError
+        if a job is running."""
         if self.busy:
             raise RuntimeError(f"a {self.kind} job is already running")
         stop = threading.Event()
         gen = make(stop)
         self._stop = stop
         self._done = threading.Event()
+        self._token += 1
         self.kind = kind
         self.started_at = time.perf_counter()
-        worker = create_worker(_drive, gen, self._done, _start_thread=False)
-        worker.yielded.connect(self.snapshot)
-        worker.returned.connect(self._on_returned)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        worker.start()
+        self._thread = threading.Thread(target=self._drive, args=(gen, self._done, self._token),
+                                        name=f"explorer-job-{kind}", daemon=True)
+        self._thread.start()
+
+    def _drive(self, gen: Generator, done: threading.Event, token: int) -> None:
+        # 1 torch thread: on a 2-core laptop the GUI thread keeps a core (CONVENTIONS.md).
+        torch.set_num_threads(1)
+        try:
+            try:
+                while True:
+                    snap = next(gen)
+                    self.snapshot.emit(snap)
+            except StopIteration as stop:
+                out = ("ok", stop.value)
+            except Exception as exc:  # noqa: BLE001 -- reported to the GUI, never lost
+                out = ("error", exc)
+            finally:
+                gen.close()
+                done.set()
+            self._returned.emit(token, out)
+            self._ended.emit(token)
+        except RuntimeError:
+            pass                              # the runner was deleted (its window is gone)
 
     def stop(self) -> None:
         self._stop.set()
 
     def wait(self, timeout: float = 10.0) -> bool:
-        """Stop and wait for the worker thread to leave the job (used on close)."""
+        """Stop and wait for the worker thread to end (used on close)."""
         self._stop.set()
-        return self._done.wait(timeout)
+        t = self._thread
+        if t is None:
+            return True
+        t.join(timeout)
+        return not t.is_alive()
 
-    def _on_returned(self, value) -> None:
+    def _on_returned(self, token, value) -> None:
+        if token != self._token:
+            return
         status, payload = value
         if status == "ok":
             self.succeeded.emit(self.kind, payload)
         else:
             self.failed.emit(self.kind, payload)
 
-    def _on_finished(self) -> None:
+    def _on_finished(self, token) -> None:
+        if token != self._token:
+            return
         kind, self.kind = self.kind, None
-        self._worker = None
+        self._thread = None
         self.finished.emit(kind or "")

@@ -210,6 +210,21 @@ class MainWindow(TriageMixin, HistoryMixin, ActionsMixin, FilesMixin, QMainWindo
         self.policy.update()
         self._update_actions()
         self.modelReady.emit()
+        if self.session.recovery is not None:
+            QTimer.singleShot(0, self._announce_recovery)   # after the caller's own status
+
+    def _announce_recovery(self) -> None:
+        """Say (status bar + a non-blocking message) what the journal brought back."""
+        msg = self.session.recovery_message()
+        self.session.recovery = None
+        if not msg or self._closed:
+            return
+        self.status(msg)
+        box = QMessageBox(QMessageBox.Icon.Information, "Recovered an interrupted session", msg,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setModal(False)
+        box.show()
+        self.last_warning = box
 
     def _display(self, reward: np.ndarray | None = None, base: np.ndarray | None = None):
         """(values, colouring) for the compare mode: now, before, or after - before."""
@@ -328,8 +343,15 @@ class MainWindow(TriageMixin, HistoryMixin, ActionsMixin, FilesMixin, QMainWindo
             return
         self._commit_psi()                        # a pending psi edit becomes its own version first
         if self.jobs.busy:
-            if self.jobs.kind != "train":
+            # Never two jobs at once: a refinement asked for during another one is queued
+            # (once) behind a refinement, refused during training/audit/cycle -- and said so.
+            running = METHOD_NAMES.get(self.jobs.kind, self.jobs.kind)
+            if self.jobs.kind in METHOD_NAMES and self.jobs.kind not in ("audit", "cycle"):
                 self._queued_refine = True        # auto-refine: run again when this one ends
+                self.status(f"A {running} refinement is running: the next refinement is queued and "
+                            "starts when it ends (Stop cancels the running one)")
+            else:
+                self.status(f"Cannot refine now: {running} is running; wait for it or press Stop")
             return
         method = self.refine_panel.method_key()
         try:
@@ -505,6 +527,7 @@ class MainWindow(TriageMixin, HistoryMixin, ActionsMixin, FilesMixin, QMainWindo
         self._closed = True
         self.jobs.wait(10.0)
         self.policy.wait(10_000)
+        self.session.close()              # a clean end: fold the journal into its snapshot
         self.findings_layer.stop()
         self._psi_timer.stop()
         self._psi_commit.stop()

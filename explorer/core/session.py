@@ -10,9 +10,11 @@ The flywheel lives here too: ``Session.audit_job`` (Phase 1), the person's
 decisions on its findings (``Session.triage``, rules in ``triage.py``),
 ``Session.cycle_job`` + ``finish_cycle`` (patch the accepted findings, check,
 release), and the versions: every refinement that passes its regression check
-is released into a ``History`` in a session directory (created on the first
-release, under ``sessions_root()`` unless the person chose one), which can be
-listed, previewed, diffed, restored, exported and reopened.
+is released into a ``History`` in a session directory (created at the first
+flag edit, triage decision or release, under ``sessions_root()`` unless the
+person chose one), which can be listed, previewed, diffed, restored, exported
+and reopened. Flag edits and triage decisions are journalled there as they are
+made (``journal.py``) and replayed when the directory is reopened.
 
 Long work (training, refinement, audit) is written as plain generators
 (``training_job``, ``Session.refinement_job``) that yield small immutable
@@ -42,6 +44,7 @@ from .data_patch import DataDrivenPatch
 from .flags import Flag, FlagSet, load_flags
 from .flywheel import _residual, findings_to_flags
 from .history import History, SessionError, VersionEntry
+from .journal import Journal, JournalState
 from .landscape import Landscape
 from .learning import config_for, train_steps
 from .mapping import Psi
@@ -254,6 +257,14 @@ class Session:
         self._edit_log: list[str] = []
         self._redo_log: list[str] = []
         self._replaying = False
+        # Crash safety: every flag edit and triage decision is journalled in the
+        # session directory as it is made (journal.py). The directory is created at
+        # the first flag edit or triage decision (not only at the first release).
+        self.journal: Journal | None = None
+        self.recovery: JournalState | None = None        # what open_session recovered, until shown
+        self._pending_decisions: dict[int, dict] = {}   # recovered decisions, applied at that version's audit
+        self._journal_op: str | None = None
+        self.restored_decisions = 0                       # applied by the last set_audit
         self.flags = FlagSet()
         self.before_model: RewardModel | None = None
         self.before_reward: np.ndarray | None = None
@@ -293,9 +304,84 @@ class Session:
         self._flags.listeners[:] = [self._on_flag_edit, *listeners]
 
     def _on_flag_edit(self) -> None:
+        fs = self._flags
         if not self._replaying:
             self._edit_log.append("flags")
             self._redo_log.clear()
+            op = "flag." + fs._undo[-1][0] if fs.can_undo() else "flag.edit"
+            what = fs.undo_text().removeprefix("Undo: ")
+        else:
+            op = self._journal_op or "flag.edit"
+            what = op
+        self._journal("flags", op, what)
+
+    # ---- the journal (crash safety of flags and decisions) ---------------------
+    def _decision_state(self) -> dict[int, dict]:
+        out = {v: dict(d) for v, d in self._pending_decisions.items()}
+        t = self.triage
+        if t is not None:
+            out[t.version] = {r.cluster: (r.decision, r.radius) for r in t.regions if r.decision != "pending"}
+        return {v: d for v, d in out.items() if d}
+
+    def _journal(self, kind: str, op: str, what: str) -> None:
+        """Append one fsync'd line for a flag edit or a triage decision (creating the
+        session directory first if there is none yet and a model to store)."""
+        try:
+            if self.journal is None:
+                if self.model is None or self.land is None:
+                    return
+                self._ensure_history()           # its compaction already holds this step
+                return
+            if kind == "flags":
+                self.journal.log_flags(op, what, self._flags.snapshot())
+            else:
+                t = self.triage
+                self.journal.log_decisions(op, what, t.version, self._decision_state().get(t.version, {}))
+            self.persist_error = None
+        except (OSError, InputError) as exc:
+            self.persist_error = f"could not journal the {kind} edit: {exc}"
+
+    def _attach_journal(self, root: Path, journal: Journal | None = None) -> None:
+        """Start journalling into ``root`` (``journal``: one already read there)."""
+        self._detach_journal(compact=False)
+        if journal is None:
+            journal = Journal(root)
+            journal.read()                       # continue its sequence numbers
+        self.journal = journal
+
+    def compact_journal(self) -> None:
+        """Fold the journal into its snapshot (a release, a clean save, a clean close)."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.compact(self._flags.snapshot(), self._decision_state())
+        except OSError as exc:
+            self.persist_error = f"could not compact the journal: {exc}"
+
+    def _detach_journal(self, compact: bool = True) -> None:
+        if self.journal is not None:
+            if compact:
+                self.compact_journal()
+            self.journal.close()
+            self.journal = None
+
+    def close(self) -> None:
+        """A clean end: compact the journal and close it."""
+        self._detach_journal(compact=True)
+
+    def recovery_message(self) -> str | None:
+        st = self.recovery
+        if st is None or not (st.recovered or st.torn):
+            return None
+        n_flags = len(st.flags or []) if st.flag_steps else 0
+        n_dec = st.decision_count()
+        msg = (f"Recovered {n_flags} flag{'s' if n_flags != 1 else ''} and {n_dec} triage decision"
+               f"{'s' if n_dec != 1 else ''} from an interrupted session")
+        if n_dec:
+            msg += " (decisions come back when that version is audited again)"
+        if st.torn:
+            msg += "; the step in flight when it stopped was incomplete and is lost"
+        return msg
 
     # ---- worlds and models ---------------------------------------------
     @staticmethod
@@ -316,7 +402,9 @@ class Session:
             self.flags = FlagSet()
         self.world = world
         # A model from outside (trained, opened) starts a new lineage: a new session
-        # directory is made at its first release (or chosen with new_session).
+        # directory is made at its first flag, decision or release (or chosen with new_session).
+        self._detach_journal()
+        self._pending_decisions = {}
         self.history = None
         self.reviews = ReviewLog()
         self._answered = {}
@@ -372,6 +460,7 @@ class Session:
         out = artifact_io.save(model, directory, overwrite=overwrite)
         self.artifact_path = Path(out)
         self.dirty = False
+        self.compact_journal()
         return out
 
     # ---- refinement -----------------------------------------------------
@@ -464,7 +553,31 @@ class Session:
         """Start triaging an audit; regions reviewed fine for that version stay hidden."""
         self.triage = Triage(result.report, result.version, self.reviews.for_version(result.version),
                              self.ranking)
+        self.restored_decisions = self._restore_decisions(self.triage)
         return self.triage
+
+    def _restore_decisions(self, t: Triage) -> int:
+        """Apply decisions recovered from the journal to a new audit of that version
+        (audits are reproducible: AUDIT_SEED). Returns how many were applied."""
+        pending = self._pending_decisions.pop(t.version, None)
+        if not pending:
+            return 0
+        n = 0
+        for cluster, (decision, radius) in sorted(pending.items()):
+            try:
+                t.region(cluster)
+            except KeyError:
+                continue                         # e.g. rejected: hidden as reviewed already
+            changed = t.accept(cluster, radius) if decision == "accepted" else \
+                t.reject(cluster) if decision == "rejected" else False
+            if changed:
+                self._edit_log.append("triage")
+                n += 1
+        if n:
+            self._redo_log.clear()
+            self._journal("triage", "triage.restore", f"restored {n} decisions")
+            self._sync_reviews()
+        return n
 
     def set_ranking(self, ranking: str) -> None:
         self.ranking = ranking
@@ -487,6 +600,7 @@ class Session:
         if changed:
             self._edit_log.append("triage")
             self._redo_log.clear()
+            self._journal("triage", f"triage.{action}", t.undo_text().removeprefix("Undo: "))
         self._sync_reviews()
 
     def accept_all(self) -> int:
@@ -572,6 +686,8 @@ class Session:
                              f"regions accepted)", metrics)
         self._answered[model.version] = t.report
         self.triage = None
+        self._pending_decisions.pop(t.version, None)
+        self.compact_journal()                   # the answered triage's decisions are done with
         return CycleOutcome(True, model.version, check, metrics, accepted, [], entry)
 
     # ---- versions ----------------------------------------------------------------
@@ -605,6 +721,7 @@ class Session:
         self._models[model.version] = model
         self._rewards[model.version] = self.land.reward().copy()
         self.flags.save(h.root / "flags.json", self.world.name)
+        self.compact_journal()
         return h.entry(model.version)
 
     def _ensure_history(self) -> History:
@@ -618,6 +735,8 @@ class Session:
         self._base = model
         self._models[model.version] = model
         self.reviews.save(root)
+        self._attach_journal(root)
+        self.compact_journal()                   # the flags and decisions made so far
 
     def new_session(self, root: str | Path) -> Path:
         """Start a session directory with the current model as its first version."""
@@ -655,12 +774,22 @@ class Session:
         reviews = ReviewLog.load(root)
         flags_path = root / "flags.json"
         flags = load_flags(flags_path)[0] if flags_path.exists() else None
+        journal = Journal(root)
+        state = journal.read()                   # a damaged snapshot fails here, before anything changes
         self.open(world, model)
         self.history, self.reviews = h, reviews
         self._base, self._base_label = model, h.entry(current).label
         self._models[current] = model
         if flags is not None:
             self.flags = FlagSet(flags)
+        # Replay the journal after its snapshot: flags and decisions of an interrupted run.
+        self._attach_journal(root, journal)
+        if state.flags is not None:
+            self.flags = FlagSet(state.flags)
+        self._pending_decisions = {v: dict(d) for v, d in state.decisions.items() if d}
+        self.recovery = state if (state.recovered or state.torn) else None
+        if self.recovery is not None:
+            self.compact_journal()               # recovered once; later opens start clean
         return model
 
     def restore(self, version: int) -> RewardModel:
@@ -791,7 +920,8 @@ class Session:
         if self._edit_log:
             self._edit_log.pop()
         self._redo_log.append(src)
-        self._replay(lambda: self.flags.undo() if src == "flags" else self.triage.undo())
+        self._replay(lambda: self.flags.undo() if src == "flags" else self.triage.undo(),
+                     "flag.undo" if src == "flags" else "triage.undo")
         return True
 
     def redo(self) -> bool:
@@ -801,15 +931,20 @@ class Session:
         if self._redo_log:
             self._redo_log.pop()
         self._edit_log.append(src)
-        self._replay(lambda: self.flags.redo() if src == "flags" else self.triage.redo())
+        self._replay(lambda: self.flags.redo() if src == "flags" else self.triage.redo(),
+                     "flag.redo" if src == "flags" else "triage.redo")
         return True
 
-    def _replay(self, fn) -> None:
+    def _replay(self, fn, op: str = "") -> None:
         self._replaying = True
+        self._journal_op = op
         try:
             fn()
         finally:
             self._replaying = False
+            self._journal_op = None
+        if op.startswith("triage") and self.triage is not None:
+            self._journal("triage", op, op)
         self._sync_reviews()
 
     def _require_triage(self) -> Triage:

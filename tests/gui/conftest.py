@@ -29,6 +29,39 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def _python_threads() -> set:
+    import threading
+    # Qt's pool threads show up as _DummyThread once they touch threading: the
+    # QThreadPool count below covers them.
+    return {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads(request):
+    """Fail a GUI test if, after its windows are closed (pytest-qt closes them before
+    fixture teardown) and events processed, a Qt worker thread is still running or a
+    Python thread it started is still alive (as napari's test suite does)."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import time
+    before = _python_threads()
+    yield
+    from PyQt6.QtCore import QThreadPool
+    from PyQt6.QtWidgets import QApplication
+    pool = QThreadPool.globalInstance()
+    deadline = time.perf_counter() + 5.0
+    while True:
+        QApplication.processEvents()
+        leaked = [t for t in _python_threads() - before if t.is_alive()]
+        running = pool.activeThreadCount()
+        if (not leaked and running == 0) or time.perf_counter() > deadline:
+            break
+        time.sleep(0.02)
+    assert running == 0, f"{running} Qt worker thread(s) still running after the window closed"
+    assert not leaked, f"Python threads left running by the test: {[t.name for t in leaked]}"
+
+
 @pytest.fixture(scope="session")
 def trained_cube():
     """One trained cube model for the whole GUI session (each window gets a clone)."""

@@ -215,7 +215,8 @@ def test_a_failed_regression_check_keeps_the_parent_and_says_why(qtbot, window, 
         return out
     monkeypatch.setattr(session_mod, "regression_check", failing)
     _run(qtbot, window, fp.apply_button, "cycle")
-    assert s.model.version == 1 and s.history is None                   # nothing released
+    # nothing released (the session directory exists since the first decision: its journal)
+    assert s.model.version == 1 and (s.history is None or [e.version for e in s.history.entries] == [1])
     assert "not released" in window.last_status and "25.0%" in window.last_status
     assert window.last_warning is not None and window.last_warning.isVisible()
     assert s.triage is not None and s.triage.counts()["accepted"] >= 1  # decisions kept to retry
