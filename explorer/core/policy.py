@@ -34,12 +34,15 @@ class Rollout:
     outcome: str                # "goal" | "spurious" | "basin" | "elsewhere"
 
 
-def classify(world: World, state: np.ndarray) -> str:
+def classify(world: World, state: np.ndarray, reward: float | None = None) -> str:
+    """Where a policy ended: a goal, the expert's basin, a spurious region (a
+    norm-violating place the learned reward scores above the floor), or
+    elsewhere (e.g. a zero-reward plateau left by a patch)."""
     s = np.asarray(state, float)[None]
     if any(g.contains(s)[0] for g in world.goals):
         return "goal"
     if world.violates(s)[0]:
-        return "spurious"
+        return "spurious" if reward is None or reward > world.floor else "elsewhere"
     if world.distance_to_support(s)[0] <= world.boundary:
         return "basin"
     return "elsewhere"
@@ -47,7 +50,7 @@ def classify(world: World, state: np.ndarray) -> str:
 
 def _finish(world: World, path: np.ndarray, rewards: np.ndarray) -> Rollout:
     return Rollout(path, rewards, path[-1], float(world.true_reward(path).sum()),
-                   classify(world, path[-1]))
+                   classify(world, path[-1], float(rewards[-1])))
 
 
 class ValueIterationPolicy:

@@ -117,3 +117,25 @@ def test_policies_and_gym_env_reuse_the_artifact(cube, cube_model, cleaned):
         assert len(ga.path) >= 1 and np.isfinite(ga.rewards).all()
     gate = RuntimeGate(final)
     assert list(gate.check(np.array([start, cube.expert_samples()[5]]))) == ["block", "allow"]
+
+
+def test_on_ridge_the_policy_leaves_the_spurious_summit_for_the_goal_after_one_cycle():
+    """Reward hacking made visible: before refinement value iteration heads for the
+    unvisited second summit; after one unattended cycle it reaches the real goal.
+    A second, different policy (gradient ascent) is driven by the same artifacts."""
+    import worlds
+    from explorer.core.learning import config_for, train
+    from explorer.core.policy import GradientAscentPolicy, ValueIterationPolicy
+
+    ridge = worlds.load("ridge")
+    model = train(ridge, config_for(ridge))
+    res = run_cycle(model, ridge)
+    assert res.released
+    start = ridge.to_state(np.array([1.0, -1.0]))          # the corner beyond the second summit
+    before = ValueIterationPolicy(Landscape(model, ridge)).rollout(start)
+    after = ValueIterationPolicy(Landscape(res.model, ridge)).rollout(start)
+    assert before.outcome == "spurious" and after.outcome == "goal"
+    assert after.true_return > before.true_return
+    ga_before = GradientAscentPolicy(model, ridge).rollout(start)
+    ga_after = GradientAscentPolicy(res.model, ridge).rollout(start)
+    assert ga_before.outcome == "spurious" and ga_after.outcome != "spurious"
