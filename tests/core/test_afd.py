@@ -157,7 +157,11 @@ def test_a_closed_form_with_a_broken_covariance_is_refused(tmp_path, cube, setup
 
 @pytest.mark.parametrize("rm", ["init-sft", "closed-form"])
 def test_the_audit_reads_a_discriminator_through_its_codes(cube, setups, rm):
-    from explorer.core.audit import _codes
-    net = afd.reward_model(cube, rm, 0, setups[0]).expertness
+    from explorer.core.audit import Auditor
+    model = afd.reward_model(cube, rm, 0, setups[0])
     x = torch.linspace(-1, 1, 30).reshape(10, 3)
-    assert torch.allclose(_codes(net, x), net.codes(x))
+    codes = model.expertness.codes(x)
+    assert codes.shape[0] == 10 and torch.isfinite(codes).all()
+    # The norm-free audit measures novelty in this representation: it must run.
+    report = Auditor(cube, use_norms=False).run(model)
+    assert report.mode == "norm-free" and report.evaluations > 0
