@@ -71,13 +71,16 @@ def report(res: dict) -> str:
                          f"{q['flag_cells_above_floor']}, basin retention {q['basin_retention']:.1%}, flaws {q['flaws']}")
     if "display" in res:
         d = res["display"]
-        lines.append(f"\n3. display update ({d['view']}, {d['cells']} cells): in place {d['inplace_ms']:.1f} ms "
-                     f"({d['fps']:.0f} fps) vs matplotlib {d['matplotlib_ms']:.0f} ms -> {d['speedup']:.0f}x")
+        lines.append(f"\n3. display update ({d['view']}, {d['world']}, {d['cells']} cells): in place "
+                     f"{d['inplace_ms']:.1f} ms ({d['fps']:.0f} fps) vs matplotlib {d['matplotlib_ms']:.0f} ms "
+                     f"-> {d['speedup']:.1f}x")
     if "gui" in res:
         g = res["gui"]
-        q = g["qt_display_update"]
-        lines.append(f"   Qt view ({q['cells']} cells): in place {q['inplace_ms']:.1f} ms ({q['fps']:.0f} fps) vs "
-                     f"matplotlib {q['matplotlib_ms']:.0f} ms -> {q['speedup']:.0f}x")
+        for key in ("qt_display_update", "qt_display_update_terrain"):
+            if key in g:
+                q = g[key]
+                lines.append(f"   Qt view, {q['world']} ({q['cells']} cells): in place {q['inplace_ms']:.1f} ms "
+                             f"({q['fps']:.0f} fps) vs matplotlib {q['matplotlib_ms']:.0f} ms -> {q['speedup']:.1f}x")
         win = g["window"]
         lat = win["click_to_visible_change_auto_refine"]
         lines.append("\n4. click -> first visible change (auto-refine on): " + ", ".join(

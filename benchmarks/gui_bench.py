@@ -27,7 +27,7 @@ QT_DISPLAY = textwrap.dedent('''
     import worlds
     from explorer.app.main_window import MainWindow
     from benchmarks.display_bench import display_update
-    w = MainWindow(worlds.load("cube"))
+    w = MainWindow(worlds.load("%(world)s"))
     w.ask_on_close = False
     w.resize(1360, 860)
     w.show()
@@ -35,7 +35,7 @@ QT_DISPLAY = textwrap.dedent('''
         app.processEvents()
     app.processEvents()
     w.view.plotter.clear()
-    res = display_update(plotter=w.view.plotter, smoke=%(smoke)s)
+    res = display_update(plotter=w.view.plotter, world_name="%(world)s", smoke=%(smoke)s)
     import resource
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(res))
@@ -48,7 +48,7 @@ PEAK_MEMORY = textwrap.dedent('''
     app = QApplication(sys.argv[:1])
     import numpy as np, worlds
     from explorer.app.main_window import MainWindow
-    w = MainWindow(worlds.load("cube"))
+    w = MainWindow(worlds.load("%(world)s"))
     w.ask_on_close = False
     w.show()
     while not w.is_ready:
@@ -76,7 +76,8 @@ def _python(code: str) -> dict:
 
 
 def run(smoke: bool) -> dict:
-    out = {"qt_display_update": _python(QT_DISPLAY % {"smoke": smoke}),
+    out = {"qt_display_update": _python(QT_DISPLAY % {"smoke": smoke, "world": "cube"}),
+           "qt_display_update_terrain": _python(QT_DISPLAY % {"smoke": smoke, "world": "ridge"}),
            "peak_memory": _python(PEAK_MEMORY)}
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "gui.json"

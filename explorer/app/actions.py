@@ -14,7 +14,10 @@ from . import help as help_text
 from .policy_layer import MODE_NAMES, MODES
 
 OVERLAYS = (("expert", "Expert samples and route"), ("goals", "Goals"), ("hazards", "Hazards"),
-            ("boundary", "Norm boundary (distance B from the support)"))
+            ("boundary", "Norm boundary (distance B from the support)"),
+            ("slice", "Slice plane through the volume (PgUp/PgDn move it)"),
+            ("iso", "Isosurface at reward 0.5 (volume worlds)"))
+OFF_BY_DEFAULT = {"slice", "iso"}
 
 
 class ActionsMixin:
@@ -83,10 +86,15 @@ class ActionsMixin:
             group.addAction(self.act[k])
         self.overlay_actions = {}
         for key, text in OVERLAYS:
-            act = QAction(text, self, checkable=True, checked=True)
+            act = QAction(text, self, checkable=True, checked=key not in OFF_BY_DEFAULT)
             act.setToolTip(f"Show or hide: {text.lower()}")
             act.toggled.connect(lambda on, k=key: self.view.set_overlay(k, on))
             self.overlay_actions[key] = act
+        for seq, step in (("PgUp", 1), ("PgDown", -1)):
+            mv = QAction(self)
+            mv.setShortcut(QKeySequence(seq))
+            mv.triggered.connect(lambda _=False, d=step: self.view.move_slice(d))
+            self.addAction(mv)
         mb = self.menuBar()
         m = mb.addMenu("&File")
         for k in ("open_world", "open_artifact", "save_artifact", None, "new_session", "open_session", None,

@@ -58,7 +58,10 @@ class LandscapeView(QWidget):
         self.points: np.ndarray | None = None
         self.visible: np.ndarray | None = None
         self.overlays: dict = {}
-        self.overlay_shown = {"expert": True, "goals": True, "hazards": True, "boundary": True}
+        self.overlay_shown = {"expert": True, "goals": True, "hazards": True, "boundary": True,
+                              "slice": False, "iso": False}
+        self.volume = None          # optional slice plane / isosurface (volume worlds)
+        self.slice_z = None
         self.reverse = False
         self._press: QPointF | None = None
         self._press_global = QPointF()
@@ -86,6 +89,13 @@ class LandscapeView(QWidget):
         self.scene = sc.add_landscape(self.plotter, world, self.points, np.nan_to_num(values),
                                       reverse=self.reverse)
         self.overlays = sc.add_overlays(self.plotter, world, self.overlay_shown)
+        self.volume = sc.add_volume_overlays(self.plotter, world, np.nan_to_num(values), self.reverse,
+                                             show_slice=self.overlay_shown["slice"],
+                                             show_iso=self.overlay_shown["iso"])
+        if self.volume is not None:
+            self.overlays["slice"] = [self.volume.slice_actor]
+            self.overlays["iso"] = [self.volume.iso_actor]
+            self.slice_z = float((world.bounds_min[2] + world.bounds_max[2]) / 2)
         sc.set_flags(self.plotter, world, flags)
         self._pending = None
         self._apply(values, mode)
@@ -111,6 +121,8 @@ class LandscapeView(QWidget):
         if mode != self.scene.mode:
             sc.set_colouring(self.scene, mode, self.reverse)
         sc.update_reward(self.scene, values)
+        if mode != "difference":
+            sc.update_volume(self.volume, self.world, values)   # live pipeline: no re-add
         if self.world.is_terrain:
             self.visible = np.ones(len(values), dtype=bool)
         elif mode == "difference":
@@ -129,6 +141,16 @@ class LandscapeView(QWidget):
         self.overlay_shown[key] = shown
         for actor in self.overlays.get(key, []):
             actor.SetVisibility(shown)
+        self.request_render()
+
+    def move_slice(self, steps: int) -> None:
+        """Move the slice plane by whole grid steps (PgUp / PgDn)."""
+        if self.volume is None or self.world is None:
+            return
+        lo, hi = float(self.world.bounds_min[2]), float(self.world.bounds_max[2])
+        step = (hi - lo) / max(self.world.resolution - 1, 1)
+        self.slice_z = min(hi, max(lo, self.slice_z + steps * step))
+        sc.set_slice_height(self.volume, self.slice_z)
         self.request_render()
 
     def set_flags(self, flags) -> None:

@@ -257,3 +257,64 @@ def default_camera(plotter, world: World) -> None:
 def top_view(plotter) -> None:
     plotter.view_xy(render=False)
     plotter.reset_camera(render=False)
+
+
+# ---- optional volume overlays: a slice plane and an isosurface ----------------
+# They read the same reward values through a live VTK pipeline (image -> cutter /
+# contour filter -> mapper): a later ``update_volume`` writes the image's scalars
+# in place and the filters re-execute at the next render; no actor is re-added.
+@dataclass
+class VolumeOverlays:
+    image: pv.ImageData
+    slice_actor: object
+    iso_actor: object
+    plane: object
+    contour: object
+
+
+def _image_order(world: World, values: np.ndarray) -> np.ndarray:
+    n = world.grid().shape[0] if len(values) == world.grid().size else round(len(values) ** (1 / 3))
+    return np.asarray(values, np.float32).reshape(n, n, n).transpose(2, 1, 0).reshape(-1)
+
+
+def add_volume_overlays(plotter, world: World, values: np.ndarray, reverse: bool = False,
+                        iso_level: float = 0.5, show_slice: bool = False,
+                        show_iso: bool = False) -> VolumeOverlays | None:
+    if world.is_terrain:
+        return None
+    import vtk
+    n = round(len(values) ** (1 / 3))
+    spacing = tuple(float(v) for v in (world.bounds_max - world.bounds_min) / (n - 1))
+    image = pv.ImageData(dimensions=(n, n, n), origin=tuple(float(v) for v in world.bounds_min), spacing=spacing)
+    image["reward"] = _image_order(world, values)
+    centre = (world.bounds_min + world.bounds_max) / 2
+    plane = vtk.vtkPlane()
+    plane.SetOrigin(*centre)
+    plane.SetNormal(0, 0, 1)
+    cutter = vtk.vtkCutter()
+    cutter.SetCutFunction(plane)
+    cutter.SetInputData(image)
+    contour = vtk.vtkContourFilter()
+    contour.SetInputData(image)
+    contour.SetValue(0, iso_level)
+    lut = reward_lut(0.0, reverse, hide_below_floor=False)
+    slice_actor = plotter.add_mesh(cutter, scalars="reward", cmap=lut, clim=(0.0, 1.0), pickable=False,
+                                   show_scalar_bar=False, name="reward_slice", render=False, opacity=0.85)
+    iso_actor = plotter.add_mesh(contour, color="#7b3294", opacity=0.25, pickable=False,
+                                 show_scalar_bar=False, name="reward_isosurface", render=False)
+    slice_actor.SetVisibility(show_slice)
+    iso_actor.SetVisibility(show_iso)
+    return VolumeOverlays(image, slice_actor, iso_actor, plane, contour)
+
+
+def update_volume(vol: VolumeOverlays | None, world: World, values: np.ndarray) -> None:
+    if vol is None:
+        return
+    vol.image["reward"][:] = _image_order(world, np.nan_to_num(values))
+    vol.image.Modified()
+
+
+def set_slice_height(vol: VolumeOverlays | None, z: float) -> None:
+    if vol is not None:
+        ox, oy, _ = vol.plane.GetOrigin()
+        vol.plane.SetOrigin(ox, oy, z)
