@@ -8,6 +8,8 @@ the metrics plot, the policy path) is wired in by ``TriageMixin`` and
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import sys
 
 import numpy as np
@@ -65,6 +67,10 @@ class MainWindow(TriageMixin, HistoryMixin, ActionsMixin, FilesMixin, QMainWindo
         self.jobs.finished.connect(self._on_job_finished)
         self._build_ui()
         self.resize(1480, 920)
+        if session_dir is not None and not (Path(session_dir) / "session.json").exists():
+            # A new session directory: versions go there once the first one is made.
+            self.session.session_root_hint = Path(session_dir)
+            session_dir = None
         if session_dir is not None:
             self.session.open_session(session_dir)
             QTimer.singleShot(0, lambda: self._show_new_model(reset_camera=True))

@@ -726,7 +726,9 @@ class Session:
 
     def _ensure_history(self) -> History:
         if self.history is None:
-            root = auto_session_dir(self.world.name)
+            hint = getattr(self, "session_root_hint", None)
+            root = hint if hint is not None and not (hint / "session.json").exists() \
+                else auto_session_dir(self.world.name)
             self._start_history(root, self._base or self.model, self._base_label)
         return self.history
 
