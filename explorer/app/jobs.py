@@ -97,17 +97,22 @@ class JobRunner(QObject):
         return not t.is_alive()
 
     def _on_returned(self, token, value) -> None:
-        if token != self._token:
-            return
-        status, payload = value
-        if status == "ok":
-            self.succeeded.emit(self.kind, payload)
-        else:
-            self.failed.emit(self.kind, payload)
-
-    def _on_finished(self, token) -> None:
+        # The job is over once its result is delivered: clear ``busy`` *before*
+        # telling anyone, so a slot that starts the next job (or a person who
+        # clicks at once) is not refused by a flag that the later ``_ended``
+        # signal would only have cleared afterwards.
         if token != self._token:
             return
         kind, self.kind = self.kind, None
-        self._thread = None
+        status, payload = value
+        if status == "ok":
+            self.succeeded.emit(kind, payload)
+        else:
+            self.failed.emit(kind, payload)
         self.finished.emit(kind or "")
+
+    def _on_finished(self, token) -> None:
+        # The worker thread has emitted its last signal; forget it unless a newer
+        # job has started since (then ``wait`` must join that one).
+        if token == self._token and self.kind is None:
+            self._thread = None
