@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-EVAL_BATCH = 65536
+from .expertness import EVAL_BATCH, batched, normalise
+
 IDENTITY_PSI = (0.0, 1.0, 1.0)    # (l_min, l_max, k): served reward = sigmoid(logit)
 
 
@@ -46,7 +47,7 @@ class _LogitSignal(nn.Module):
               "sigmoid(logit(s))")
 
     def normalise(self, states: torch.Tensor) -> torch.Tensor:
-        return 2.0 * (states - self.lo) / (self.hi - self.lo) - 1.0
+        return normalise(states, self.lo, self.hi)
 
     def logit(self, states: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -55,12 +56,7 @@ class _LogitSignal(nn.Module):
         return F.softplus(-self.logit(states))
 
     def _batched(self, fn, states: np.ndarray, batch: int) -> np.ndarray:
-        s = torch.as_tensor(np.asarray(states, dtype=np.float32))
-        out = torch.empty(len(s), dtype=torch.float32)
-        with torch.inference_mode():
-            for i in range(0, len(s), batch):
-                out[i:i + batch] = fn(s[i:i + batch])
-        return out.numpy()
+        return batched(fn, states, batch)
 
     def logit_np(self, states: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
         return self._batched(self.logit, states, batch)

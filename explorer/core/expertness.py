@@ -18,6 +18,22 @@ from torch import nn
 EVAL_BATCH = 65536
 
 
+def normalise(states: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
+    """World states -> [-1, 1]^3 by the world's bounds (every expertness module)."""
+    return 2.0 * (states - lo) / (hi - lo) - 1.0
+
+
+def batched(fn, states: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
+    """Evaluate a per-state torch function on many states in batches, without
+    autograd, as float32 numpy (a landscape grid can be millions of states)."""
+    s = torch.as_tensor(np.asarray(states, dtype=np.float32))
+    out = torch.empty(len(s), dtype=torch.float32)
+    with torch.inference_mode():
+        for i in range(0, len(s), batch):
+            out[i:i + batch] = fn(s[i:i + batch])
+    return out.numpy()
+
+
 @dataclass(frozen=True)
 class Architecture:
     dim: int = 3
@@ -58,7 +74,7 @@ class MoEAutoencoder(nn.Module):
         nn.init.zeros_(self.gate_b)
 
     def normalise(self, states: torch.Tensor) -> torch.Tensor:
-        return 2.0 * (states - self.lo) / (self.hi - self.lo) - 1.0
+        return normalise(states, self.lo, self.hi)
 
     def forward(self, states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return (reconstruction in normalised space, per-expert reconstructions)."""
@@ -82,21 +98,10 @@ class MoEAutoencoder(nn.Module):
         gate = torch.softmax(x @ self.gate_w.T + self.gate_b, dim=-1)
         return (h * gate[..., None]).reshape(len(x), -1)
 
-    @torch.inference_mode()
     def error_np(self, states: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
         """Batched L(s) for many states (a landscape grid), as float32 numpy."""
-        s = torch.as_tensor(np.asarray(states, dtype=np.float32))
-        out = torch.empty(len(s), dtype=torch.float32)
-        for i in range(0, len(s), batch):
-            out[i:i + batch] = self.error(s[i:i + batch])
-        return out.numpy()
+        return batched(self.error, states, batch)
 
-    @torch.inference_mode()
     def disagreement_np(self, states: np.ndarray, batch: int = EVAL_BATCH) -> np.ndarray:
         """Spread of the experts' reconstructions: an uncertainty signal for audits."""
-        s = torch.as_tensor(np.asarray(states, dtype=np.float32))
-        out = torch.empty(len(s), dtype=torch.float32)
-        for i in range(0, len(s), batch):
-            _, per = self(s[i:i + batch])
-            out[i:i + batch] = per.std(dim=1).mean(dim=-1)
-        return out.numpy()
+        return batched(lambda s: self(s)[1].std(dim=1).mean(dim=-1), states, batch)
