@@ -501,18 +501,8 @@ class TriageMixin:
         if not self.is_ready or self.jobs.busy:
             return
         self._commit_psi()
-        try:
-            self.jobs.start("cycle", lambda stop: self.session.cycle_job(stop))
-        except RefinementError as exc:
-            self.status(f"Cannot apply: {exc}")
-            return
-        self._job_base = self.session.reward().copy()
-        self._leave_version_view()
-        if self.compare == "before":
-            self.set_compare("after")
-        self.refine_panel.progress.setValue(0)
-        self.status("Applying the accepted findings: local patch on their verified flaw cells...")
-        self._update_actions()
+        self._start_landscape_job("cycle", lambda stop: self.session.cycle_job(stop), "Cannot apply",
+                                  "Applying the accepted findings: local patch on their verified flaw cells...")
 
     def _on_cycle_done(self, result) -> None:
         had_session = self.session.history is not None

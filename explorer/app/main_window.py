@@ -360,18 +360,26 @@ class MainWindow(TriageMixin, HistoryMixin, ActionsMixin, FilesMixin, QMainWindo
                 self.status(f"Cannot refine now: {running} is running; wait for it or press Stop")
             return
         method = self.refine_panel.method_key()
+        self._start_landscape_job(method, lambda stop: self.session.refinement_job(method, stop),
+                                  "Cannot refine", f"Refining with {METHOD_NAMES[method]}...")
+
+    def _start_landscape_job(self, kind: str, make, refused: str, started: str) -> bool:
+        """Start a job that changes the landscape (a refinement or a flywheel cycle):
+        remember what the view showed before, leave any old-version view, show the
+        live result, and say so. Returns False (with the reason) if it was refused."""
         try:
-            self.jobs.start(method, lambda stop: self.session.refinement_job(method, stop))
+            self.jobs.start(kind, make)
         except RefinementError as exc:
-            self.status(f"Cannot refine: {exc}")
-            return
+            self.status(f"{refused}: {exc}")
+            return False
         self._job_base = self.session.reward().copy()
         self._leave_version_view()
         if self.compare == "before":
             self.set_compare("after")
         self.refine_panel.progress.setValue(0)
-        self.status(f"Refining with {METHOD_NAMES[method]}...")
+        self.status(started)
         self._update_actions()
+        return True
 
     def stop_job(self) -> None:
         if self.jobs.busy:

@@ -6,7 +6,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))   # tests/: import gui.conftest
 
-from gui.conftest import NO_DISPLAY, NO_DISPLAY_REASON, no_leaked_threads, trained_cube  # noqa: E402,F401
+from gui.conftest import (NO_DISPLAY, NO_DISPLAY_REASON, no_leaked_threads, trained_cube,  # noqa: E402,F401
+                          window)
 
 
 def pytest_collection_modifyitems(config, items):

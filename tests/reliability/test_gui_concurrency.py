@@ -18,15 +18,6 @@ from gui.conftest import open_window, settle, spurious_cell
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def window(qtbot, trained_cube):
-    world, model = trained_cube
-    w = open_window(qtbot, world, model)
-    yield w
-    w.ask_on_close = False
-    w.close()
-
-
 def _flag_spurious(window, radius=0.9):
     s = window.session
     centre = tuple(float(v) for v in s.land.points[spurious_cell(window)])
