@@ -8,8 +8,9 @@ and closed with the main window.
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, QObject, QTimer
+from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
 from PyQt6.QtGui import QAction
+from PyQt6.QtWidgets import QLabel
 
 LESSONS = (
     ("collapse", "Alignment &collapse...",
@@ -17,6 +18,15 @@ LESSONS = (
     ("afd", "Alignment from &demonstrations...",
      "Reward models fitted from demonstrations, and the routes Best-of-N picks with them"),
 )
+
+
+def explanation_box(html: str) -> QLabel:
+    """The 'what to watch' text at the top of every lesson window."""
+    label = QLabel(html)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setStyleSheet("background: #f6f6f0; border: 1px solid #ddd; padding: 6px;")
+    return label
 
 
 def lesson_class(key: str):

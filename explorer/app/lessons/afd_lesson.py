@@ -24,6 +24,7 @@ from pyvistaqt import QtInteractor
 from explorer.viz import scene as sc
 
 from ..jobs import JobRunner
+from . import explanation_box
 
 WORLDS = ("cube", "ridge", "twin-goals", "canyon")
 RM_COLOURS = {"init-sft": "#1a9850", "init-demo": "#fdae61", "sft-demo": "#d7191c", "closed-form": "#2c7bb6"}
@@ -193,10 +194,7 @@ class AfdLesson(QMainWindow):
         central = QWidget(self)
         self.setCentralWidget(central)
         lay = QVBoxLayout(central)
-        self.explain = QLabel(EXPLANATION)
-        self.explain.setWordWrap(True)
-        self.explain.setTextFormat(Qt.TextFormat.RichText)
-        self.explain.setStyleSheet("background: #f6f6f0; border: 1px solid #ddd; padding: 6px;")
+        self.explain = explanation_box(EXPLANATION)
         lay.addWidget(self.explain)
         row = QHBoxLayout()
         lay.addLayout(row)

@@ -28,6 +28,7 @@ from pyvistaqt import QtInteractor
 from explorer.viz import scene as sc
 
 from ..jobs import JobRunner
+from . import explanation_box
 
 WORLDS = ("cube", "ridge", "twin-goals", "canyon", "linear")
 ARM_NAMES = {"myopic": "Myopic RLHF", "relaxed": "FPO-relaxed", "practical": "FPO-practical"}
@@ -384,10 +385,7 @@ class CollapseLesson(QMainWindow):
         central = QWidget(self)
         self.setCentralWidget(central)
         lay = QVBoxLayout(central)
-        self.explain = QLabel(EXPLANATION)
-        self.explain.setWordWrap(True)
-        self.explain.setTextFormat(Qt.TextFormat.RichText)
-        self.explain.setStyleSheet("background: #f6f6f0; border: 1px solid #ddd; padding: 6px;")
+        self.explain = explanation_box(EXPLANATION)
         lay.addWidget(self.explain)
 
         row = QHBoxLayout()
