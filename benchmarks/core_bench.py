@@ -10,16 +10,16 @@ import numpy as np
 import torch
 
 import worlds
-from explorer.core.audit import Auditor
-from explorer.core.data_patch import DataDrivenPatch
-from explorer.core.expertness import Architecture, MoEAutoencoder
-from explorer.core.flags import FlagSet
-from explorer.core.flywheel import run_cycles
-from explorer.core.landscape import Landscape
-from explorer.core.learning import config_for, train
-from explorer.core.mapping import Psi
-from explorer.core.metrics import in_flags
-from explorer.core.refine import local_patch, regression_check, sculpt
+from explorer.flywheel.audit import Auditor
+from explorer.refine.data_patch import DataDrivenPatch
+from explorer.model.expertness import Architecture, MoEAutoencoder
+from explorer.model.flags import FlagSet
+from explorer.flywheel.pipeline import run_cycles
+from explorer.model.landscape import Landscape
+from explorer.model.learning import config_for, train
+from explorer.model.mapping import Psi
+from explorer.model.metrics import in_flags
+from explorer.refine.local import local_patch, regression_check, sculpt
 
 from .common import exponent, memory_bandwidth, peak_flops, timeit
 

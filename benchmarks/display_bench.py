@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 import worlds
-from explorer.core.landscape import Landscape
-from explorer.core.learning import config_for, train
+from explorer.model.landscape import Landscape
+from explorer.model.learning import config_for, train
 from explorer.viz import scene as sc
 
 from .common import timeit

@@ -43,8 +43,8 @@ def _world_for_artifact(model, world_arg: str | None):
 def _model_and_world(args):
     """The artifact named by --artifact (and its world), or a model trained now
     on --world (default cube), seeded, so the same command gives the same picture."""
-    from explorer.core import artifact
-    from explorer.core.learning import config_for, train
+    from explorer.model import artifact
+    from explorer.model.learning import config_for, train
     if args.artifact:
         model = artifact.load(args.artifact)
         return model, _world_for_artifact(model, args.world)
@@ -74,10 +74,10 @@ def cmd_worlds(args) -> int:
 
 def cmd_train(args) -> int:
     import torch
-    from explorer.core import artifact
-    from explorer.core.landscape import Landscape
-    from explorer.core.learning import config_for, train_steps
-    from explorer.core.metrics import landscape_metrics
+    from explorer.model import artifact
+    from explorer.model.landscape import Landscape
+    from explorer.model.learning import config_for, train_steps
+    from explorer.model.metrics import landscape_metrics
 
     torch.set_num_threads(args.threads)
     world = _load_world(args.world)
@@ -111,12 +111,12 @@ def cmd_train(args) -> int:
 
 def cmd_refine(args) -> int:
     import torch
-    from explorer.core import artifact
-    from explorer.core.data_patch import DataDrivenPatch
-    from explorer.core.flags import load_flags
-    from explorer.core.landscape import Landscape
-    from explorer.core.metrics import landscape_metrics
-    from explorer.core.refine import local_patch, regression_check
+    from explorer.model import artifact
+    from explorer.refine.data_patch import DataDrivenPatch
+    from explorer.model.flags import load_flags
+    from explorer.model.landscape import Landscape
+    from explorer.model.metrics import landscape_metrics
+    from explorer.refine.local import local_patch, regression_check
 
     torch.set_num_threads(args.threads)
     model = artifact.load(args.artifact)
@@ -168,9 +168,9 @@ def cmd_refine(args) -> int:
 
 def cmd_render(args) -> int:
     import torch
-    from explorer.core import artifact
-    from explorer.core.flags import load_flags
-    from explorer.core.landscape import Landscape
+    from explorer.model import artifact
+    from explorer.model.flags import load_flags
+    from explorer.model.landscape import Landscape
     from explorer.viz.figure import render_landscape
 
     torch.set_num_threads(args.threads)
@@ -194,9 +194,9 @@ def cmd_render(args) -> int:
 
 def cmd_audit(args) -> int:
     import torch
-    from explorer.core import artifact
-    from explorer.core.audit import Auditor
-    from explorer.core.landscape import Landscape
+    from explorer.model import artifact
+    from explorer.flywheel.audit import Auditor
+    from explorer.model.landscape import Landscape
 
     torch.set_num_threads(args.threads)
     model = artifact.load(args.artifact)
@@ -216,9 +216,9 @@ def cmd_audit(args) -> int:
 
 def cmd_cycle(args) -> int:
     import torch
-    from explorer.core import artifact
-    from explorer.core.flywheel import run_cycle
-    from explorer.core.history import History
+    from explorer.model import artifact
+    from explorer.flywheel.pipeline import run_cycle
+    from explorer.session.store import History
 
     torch.set_num_threads(args.threads)
     model = artifact.load(args.artifact)
@@ -257,7 +257,7 @@ def cmd_cycle(args) -> int:
 
 
 def cmd_history(args) -> int:
-    from explorer.core.history import History
+    from explorer.session.store import History
     h = History.open(args.session)
     lines = [f"session {args.session}: world {h.world_name}, current v{h.current}"]
     for e in h.entries:
@@ -272,8 +272,8 @@ def cmd_history(args) -> int:
 
 def cmd_figure(args) -> int:
     import torch
-    from explorer.core.flywheel import run_cycles
-    from explorer.core.landscape import Landscape
+    from explorer.flywheel.pipeline import run_cycles
+    from explorer.model.landscape import Landscape
     from explorer.viz.figure import render_flywheel, render_flywheel_gif
 
     torch.set_num_threads(args.threads)
@@ -306,7 +306,7 @@ def cmd_figure(args) -> int:
 
 def cmd_collapse(args) -> int:
     import torch
-    from explorer.core import collapse
+    from explorer.lessons import collapse
 
     torch.set_num_threads(args.threads)
     world = None if args.world == "linear" else _load_world(args.world)
@@ -331,12 +331,12 @@ def cmd_collapse(args) -> int:
 
 def cmd_afd(args) -> int:
     import torch
-    from explorer.core import afd
+    from explorer.lessons import afd
 
     torch.set_num_threads(args.threads)
     world = _load_world(args.world)
     if args.divergence:
-        from explorer.core.afd_divergence import fit_divergence
+        from explorer.lessons.afd_divergence import fit_divergence
         res = fit_divergence(world, args.divergence, seed=args.seed)
         masses = ", ".join(f"{k} {v:.0%}" for k, v in res["masses"].items())
         _emit(args, res, f"{args.divergence}-KL fit on {world.name}: mass per mode: {masses}; "
@@ -352,7 +352,7 @@ def cmd_afd(args) -> int:
     lines += [f"  N={r['n']:<3} {r['true_reward']:.3f} (oracle {r['oracle']:.3f})" for r in rows]
     out = {k: v for k, v in res.items() if k not in ("samples", "chosen", "demonstrations")}
     if args.artifact_out:
-        from explorer.core import artifact
+        from explorer.model import artifact
         artifact.save(afd.reward_model(world, args.rm, seed=args.seed), args.artifact_out)
         out["artifact"] = args.artifact_out
         lines.append(f"reward model saved as an artifact: {args.artifact_out}")
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = build_parser().parse_args(["gui", *(argv or [])])
     from worlds.errors import InputError
-    from explorer.core.refine import RefinementError
+    from explorer.refine.local import RefinementError
     try:
         return COMMANDS[args.command](args)
     except (InputError, RefinementError, UsageError, FloatingPointError) as exc:

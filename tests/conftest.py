@@ -22,14 +22,14 @@ def cube():
 
 @pytest.fixture(scope="session")
 def cube_model(cube):
-    from explorer.core.learning import config_for, train
+    from explorer.model.learning import config_for, train
     return train(cube, config_for(cube))
 
 
 @pytest.fixture(scope="session")
 def spurious_center(cube, cube_model):
     """The flaw with the highest reward x distance: the clearest spurious extrapolation."""
-    from explorer.core.landscape import Landscape
+    from explorer.model.landscape import Landscape
     land = Landscape(cube_model, cube)
     r = land.reward()
     score = r * land.flaw_mask(r) * land.distance

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 import worlds
-from explorer.core.data_patch import data_patch
-from explorer.core.flags import FlagSet
-from explorer.core.landscape import Landscape
-from explorer.core.learning import config_for, train
-from explorer.core.metrics import in_flags, landscape_metrics
-from explorer.core.refine import local_patch, regression_check
-from explorer.core.reward_model import RewardModel
+from explorer.refine.data_patch import data_patch
+from explorer.model.flags import FlagSet
+from explorer.model.landscape import Landscape
+from explorer.model.learning import config_for, train
+from explorer.model.metrics import in_flags, landscape_metrics
+from explorer.refine.local import local_patch, regression_check
+from explorer.model.reward_model import RewardModel
 
 torch.set_num_threads(1)
 

@@ -2,7 +2,7 @@
 
 A world knows everything the *teacher* knows (goals, hazards, the true reward,
 the norms). The learner only ever sees ``expert_samples()``; the true reward is
-for metrics and teaching, and nothing in ``explorer.core.learning`` calls it.
+for metrics and teaching, and nothing in ``explorer.model.learning`` calls it.
 """
 from __future__ import annotations
 

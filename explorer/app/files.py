@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
-from explorer.core.session import Session
+from explorer.session.session import Session
 from worlds.errors import InputError
 
 from . import help as help_text

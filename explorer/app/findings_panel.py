@@ -1,7 +1,7 @@
 """Phase 2 in the window: the findings panel (one row per connected region, its
 findings underneath) and the numbered markers in the 3D view.
 
-The panel only shows a ``Triage`` (explorer.core.triage) and emits what the
+The panel only shows a ``Triage`` (explorer.flywheel.triage) and emits what the
 person asked for; the window forwards it to the session, which owns the rules.
 """
 from __future__ import annotations
@@ -15,8 +15,8 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGrou
                              QHeaderView, QLabel, QMessageBox, QPushButton, QTreeWidget,
                              QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from explorer.core.refine import RefinementError
-from explorer.core.triage import ACCEPTED, PENDING, RANKING_NAMES, RANKINGS, REJECTED
+from explorer.refine.local import RefinementError
+from explorer.flywheel.triage import ACCEPTED, PENDING, RANKING_NAMES, RANKINGS, REJECTED
 from explorer.viz.scene import flags_mesh
 from worlds.errors import InputError
 

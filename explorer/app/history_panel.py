@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLay
                              QLabel, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem,
                              QVBoxLayout, QWidget)
 
-from explorer.core.session import sessions_root
+from explorer.session.session import sessions_root
 from worlds.errors import InputError
 
 TIP_KEYS = (("flaws", "flaws remaining", "{:d}"), ("flaws_found", "flaws found by the audit", "{:d}"),

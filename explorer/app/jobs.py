@@ -65,7 +65,7 @@ class JobRunner(QObject):
         self._thread.start()
 
     def _drive(self, gen: Generator, done: threading.Event, token: int) -> None:
-        # 1 torch thread: on a 2-core laptop the GUI thread keeps a core (CONVENTIONS.md).
+        # 1 torch thread: on a 2-core laptop the GUI thread keeps a core (docs/design.md, "Threads").
         torch.set_num_threads(1)
         try:
             try:

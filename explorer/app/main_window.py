@@ -1,6 +1,6 @@
 """The desktop explorer: one window around a pyvistaqt view of a reward landscape.
 
-The window wires widgets to a Qt-free ``Session`` (explorer.core.session) and
+The window wires widgets to a Qt-free ``Session`` (explorer.session.session) and
 runs its jobs (training, refinement, audit, flywheel cycles) in a worker
 thread; it holds no learning logic. The flywheel's side (findings, history,
 the metrics plot, the policy path) is wired in by ``TriageMixin`` and
@@ -18,8 +18,8 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMe
                              QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 import worlds
-from explorer.core.refine import RefinementError
-from explorer.core.session import (METHOD_NAMES, POLICY_NAMES, JobResult, Session, Snapshot,
+from explorer.refine.local import RefinementError
+from explorer.session.session import (METHOD_NAMES, POLICY_NAMES, JobResult, Session, Snapshot,
                                    training_job)
 from explorer.viz.picking import grid_spacing
 from explorer.viz.scene import difference_values

@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayou
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
-from explorer.core.session import METHOD_NAMES, METHODS
+from explorer.session.session import METHOD_NAMES, METHODS
 
 from .help import READOUT_TIPS, shortcut
 

@@ -16,7 +16,7 @@ import torch
 from PyQt6.QtCore import QObject, pyqtSignal
 from superqt.utils import create_worker
 
-from explorer.core.session import POLICY_NAMES, PolicyReadout, run_policy
+from explorer.session.session import POLICY_NAMES, PolicyReadout, run_policy
 
 MODES = ("off", "value", "gradient")
 MODE_NAMES = {"off": "policy: off", **{k: f"policy: {v}" for k, v in POLICY_NAMES.items()}}

@@ -34,7 +34,7 @@ def render_landscape(world: World, points: np.ndarray, panels: list[tuple[str, n
 
 
 def _finding_rings(world: World, findings) -> pv.PolyData:
-    from explorer.core.flywheel import findings_to_flags
+    from explorer.flywheel.pipeline import findings_to_flags
     return sc.flags_mesh(world, findings_to_flags(findings))
 
 

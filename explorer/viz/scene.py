@@ -3,7 +3,7 @@
 The same functions serve the Qt window (a pyvistaqt ``QtInteractor``), the CLI's
 off-screen ``render`` and the tests. The landscape mesh is created once; later
 reward values are written into ``mesh["reward"]`` in place and the plotter
-re-rendered (re-adding the actor was ~2.5x slower; CONVENTIONS.md).
+re-rendered (re-adding the actor was ~2.5x slower, measured).
 
 Colours follow the seed paper's Figure 1 caption: yellow = low, purple = high
 (``viridis_r``); ``reverse=True`` gives the authors' renders (yellow = high).

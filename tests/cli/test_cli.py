@@ -113,5 +113,5 @@ def test_afd_command(capsys, tmp_path):
                  "--artifact-out", str(tmp_path / "rm")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert [r["n"] for r in out["best_of_n"]] == [1, 2, 4]
-    from explorer.core import artifact
+    from explorer.model import artifact
     assert artifact.load(tmp_path / "rm").architecture is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.core.landscape import Landscape
+from explorer.model.landscape import Landscape
 
 pytestmark = pytest.mark.render
 

@@ -10,11 +10,12 @@ import pytest
 import torch
 
 import worlds
-from explorer.core import afd, artifact
-from explorer.core.afd_divergence import fit_divergence
-from explorer.core.afd_routes import route_true_reward, states_of
-from explorer.core.artifact import ArtifactError
-from explorer.core.flywheel import run_cycle
+from explorer.lessons import afd
+from explorer.model import artifact
+from explorer.lessons.afd_divergence import fit_divergence
+from explorer.lessons.afd_routes import route_true_reward, states_of
+from explorer.model.artifact import ArtifactError
+from explorer.flywheel.pipeline import run_cycle
 
 SEEDS = (0, 1, 2)
 DEMO_BASED = ("init-demo", "sft-demo")
@@ -157,7 +158,7 @@ def test_a_closed_form_with_a_broken_covariance_is_refused(tmp_path, cube, setup
 
 @pytest.mark.parametrize("rm", ["init-sft", "closed-form"])
 def test_the_audit_reads_a_discriminator_through_its_codes(cube, setups, rm):
-    from explorer.core.audit import Auditor
+    from explorer.flywheel.audit import Auditor
     model = afd.reward_model(cube, rm, 0, setups[0])
     x = torch.linspace(-1, 1, 30).reshape(10, 3)
     codes = model.expertness.codes(x)

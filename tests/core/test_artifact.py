@@ -11,11 +11,11 @@ import pytest
 import torch
 from safetensors.numpy import save as st_save
 
-from explorer.core import artifact
-from explorer.core.artifact import ArtifactError
-from explorer.core.flags import FlagSet
-from explorer.core.landscape import Landscape
-from explorer.core.refine import local_patch
+from explorer.model import artifact
+from explorer.model.artifact import ArtifactError
+from explorer.model.flags import FlagSet
+from explorer.model.landscape import Landscape
+from explorer.refine.local import local_patch
 
 
 @pytest.fixture()

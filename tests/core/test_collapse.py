@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 import worlds
-from explorer.core import collapse
-from explorer.core.collapse_linear import (param_grad_sq_norm, param_grad_sq_norm_func,
+from explorer.lessons import collapse
+from explorer.lessons.collapse_linear import (param_grad_sq_norm, param_grad_sq_norm_func,
                                            steering_penalty)
 
 REL = 0.03

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from explorer.core.flags import FlagSet, load_flags
+from explorer.model.flags import FlagSet, load_flags
 from worlds.errors import InputError
 
 

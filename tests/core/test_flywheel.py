@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from explorer.core.audit import Auditor
-from explorer.core.flywheel import run_cycle, run_cycles, select
-from explorer.core.history import History, SessionError
-from explorer.core.landscape import Landscape
-from explorer.core.metrics import in_flags
-from explorer.core.refine import RefinementError
+from explorer.flywheel.audit import Auditor
+from explorer.flywheel.pipeline import run_cycle, run_cycles, select
+from explorer.session.store import History, SessionError
+from explorer.model.landscape import Landscape
+from explorer.model.metrics import in_flags
+from explorer.refine.local import RefinementError
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +100,8 @@ def test_session_history_round_trip(tmp_path, cube, cube_model, cleaned):
 def test_policies_and_gym_env_reuse_the_artifact(cube, cube_model, cleaned):
     from gymnasium.utils.env_checker import check_env
 
-    from explorer.core.gym_env import RewardWorldEnv
-    from explorer.core.policy import GradientAscentPolicy, RuntimeGate, ValueIterationPolicy
+    from explorer.policy.gym_env import RewardWorldEnv
+    from explorer.policy.policies import GradientAscentPolicy, RuntimeGate, ValueIterationPolicy
 
     _, final = cleaned
     check_env(RewardWorldEnv(cube, final), skip_render_check=True)
@@ -124,8 +124,8 @@ def test_on_ridge_the_policy_leaves_the_spurious_summit_for_the_goal_after_one_c
     unvisited second summit; after one unattended cycle it reaches the real goal.
     A second, different policy (gradient ascent) is driven by the same artifacts."""
     import worlds
-    from explorer.core.learning import config_for, train
-    from explorer.core.policy import GradientAscentPolicy, ValueIterationPolicy
+    from explorer.model.learning import config_for, train
+    from explorer.policy.policies import GradientAscentPolicy, ValueIterationPolicy
 
     ridge = worlds.load("ridge")
     model = train(ridge, config_for(ridge))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from explorer.core.flags import FlagSet
-from explorer.core.landscape import Landscape
-from explorer.core.mapping import Psi
-from explorer.core.refine import local_patch, sculpt
+from explorer.model.flags import FlagSet
+from explorer.model.landscape import Landscape
+from explorer.model.mapping import Psi
+from explorer.refine.local import local_patch, sculpt
 
 
 def test_sculpting_uses_cached_expertness(cube, cube_model, monkeypatch):

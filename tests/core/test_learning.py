@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import worlds
-from explorer.core.landscape import Landscape
-from explorer.core.learning import config_for, train
+from explorer.model.landscape import Landscape
+from explorer.model.learning import config_for, train
 
 
 def test_seeded_training_gives_the_same_model_twice(cube):
@@ -56,7 +56,7 @@ def test_training_diverging_is_reported(cube):
 
 
 def test_training_divergence_rolls_back_to_the_last_good_state(cube, monkeypatch):
-    from explorer.core.expertness import MoEAutoencoder
+    from explorer.model.expertness import MoEAutoencoder
     real = MoEAutoencoder.error
     calls = {"n": 0}
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from explorer.core.data_patch import DataDrivenPatch, data_patch
-from explorer.core.flags import FlagSet
-from explorer.core.landscape import Landscape
-from explorer.core.metrics import in_flags, spearman
-from explorer.core.refine import RefinementError, expert_rank_correlation, local_patch, regression_check
+from explorer.refine.data_patch import DataDrivenPatch, data_patch
+from explorer.model.flags import FlagSet
+from explorer.model.landscape import Landscape
+from explorer.model.metrics import in_flags, spearman
+from explorer.refine.local import RefinementError, expert_rank_correlation, local_patch, regression_check
 
 
 def _flags(center, radius=0.5):

@@ -1,7 +1,7 @@
 """GUI tests drive the real window (pyvistaqt + Qt) under an X server.
 
 Run: ``xvfb-run -a .venv/bin/python -m pytest tests/gui``. Qt's offscreen
-platform cannot host the VTK view (CONVENTIONS.md), so without a DISPLAY every
+platform cannot host the VTK view, so without a DISPLAY every
 test here is skipped with that reason.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ def no_leaked_threads(request):
 def trained_cube():
     """One trained cube model for the whole GUI session (each window gets a clone)."""
     import worlds
-    from explorer.core.learning import config_for, train
+    from explorer.model.learning import config_for, train
     world = worlds.load("cube")
     return world, train(world, config_for(world))
 

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     import worlds
     from explorer.app.main_window import MainWindow
-    from explorer.core.learning import config_for, train
+    from explorer.model.learning import config_for, train
     from explorer.viz import scene as sc
 
     from .conftest import front_visible_cells, to_qt

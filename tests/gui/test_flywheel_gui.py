@@ -12,8 +12,8 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QFileDialog
 
-from explorer.core import artifact
-from explorer.core.triage import ACCEPTED, PENDING, REJECTED
+from explorer.model import artifact
+from explorer.flywheel.triage import ACCEPTED, PENDING, REJECTED
 
 from .conftest import open_window, settle
 
@@ -203,7 +203,7 @@ def test_three_cycles_with_triage_history_diff_restore_export_and_reopen(qtbot, 
 
 
 def test_a_failed_regression_check_keeps_the_parent_and_says_why(qtbot, window, monkeypatch):
-    import explorer.core.session as session_mod
+    import explorer.session.session as session_mod
     s, fp = window.session, window.findings_panel
     _audit(qtbot, window)
     _click(qtbot, fp.accept_all_button)

@@ -122,7 +122,7 @@ def test_lessons_close_with_the_main_window(qtbot, window):
 def test_afd_lesson_from_the_menu(qtbot, window):
     from explorer.app.lessons import afd_available
     if not afd_available():
-        pytest.skip("the AfD core (explorer.core.afd) is not importable")
+        pytest.skip("the AfD core (explorer.lessons.afd) is not importable")
     act = window.act["lesson_afd"]
     assert act in window.lessons_menu.actions() and act.isEnabled()
     act.trigger()

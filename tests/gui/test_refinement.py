@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt, QTimer
 
-from explorer.core.metrics import in_flags
+from explorer.model.metrics import in_flags
 
 from .conftest import settle, spurious_cell
 

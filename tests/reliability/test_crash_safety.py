@@ -15,17 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from explorer.core import artifact
-from explorer.core.flags import load_flags
-from explorer.core.history import History
+from explorer.model import artifact
+from explorer.model.flags import load_flags
+from explorer.session.store import History
 
 WRITER = textwrap.dedent('''
     import sys, time, torch
     torch.set_num_threads(1)
     import worlds
-    from explorer.core.flags import FlagSet
-    from explorer.core.history import History
-    from explorer.core.learning import config_for, train
+    from explorer.model.flags import FlagSet
+    from explorer.session.store import History
+    from explorer.model.learning import config_for, train
     root = sys.argv[1]
     w = worlds.load("cube")
     m = train(w, config_for(w, steps=50))

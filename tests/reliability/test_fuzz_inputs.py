@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import worlds
-from explorer.core.flags import FlagSet, load_flags, parse_flags
+from explorer.model.flags import FlagSet, load_flags, parse_flags
 from worlds.errors import InputError
 
 CUBE_TEXT = worlds.builtin_path("cube").read_text()

@@ -112,7 +112,7 @@ def test_closing_the_window_during_a_data_driven_refinement(qtbot, trained_cube)
 
 def test_switching_worlds_during_training_is_refused_and_stop_keeps_the_model(qtbot, window, monkeypatch):
     import explorer.app.main_window as mw
-    from explorer.core.learning import config_for
+    from explorer.model.learning import config_for
     real = mw.training_job
     monkeypatch.setattr(mw, "training_job", lambda world, stop=None: real(
         world, config_for(world, steps=1500), stop=stop, report_every=20))

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.core.journal import JOURNAL_FILE, SNAPSHOT_FILE, Journal
-from explorer.core.session import Session
+from explorer.session.journal import JOURNAL_FILE, SNAPSHOT_FILE, Journal
+from explorer.session.session import Session
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,8 +30,8 @@ DRIVER = textwrap.dedent(r'''
     import torch
     torch.set_num_threads(1)
     import worlds
-    from explorer.core.learning import config_for, train
-    from explorer.core.session import Session
+    from explorer.model.learning import config_for, train
+    from explorer.session.session import Session
 
     base, points, seed, n_ops = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     w = worlds.load("cube")
@@ -250,7 +250,7 @@ def test_lines_already_in_the_snapshot_are_not_replayed_twice(session):
 
 
 def test_the_first_flag_creates_the_session_directory(cube, cube_model, monkeypatch, tmp_path):
-    import explorer.core.session as session_mod
+    import explorer.session.session as session_mod
     monkeypatch.setattr(session_mod, "sessions_root", lambda: tmp_path / "auto")
     s = Session(cube, cube_model.clone())
     assert s.history is None
@@ -312,7 +312,7 @@ def test_kill_9_of_the_window_while_flagging_loses_at_most_the_step_in_flight(tm
     import signal
     import time
 
-    from explorer.core import artifact
+    from explorer.model import artifact
     art = tmp_path / "model"
     artifact.save(cube_model, art)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path / "data")}

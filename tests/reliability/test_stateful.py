@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import worlds
-from explorer.core import artifact
-from explorer.core.data_patch import DataDrivenPatch
-from explorer.core.flags import FlagSet
-from explorer.core.landscape import Landscape
-from explorer.core.learning import config_for, train
-from explorer.core.refine import RefinementError, local_patch
+from explorer.model import artifact
+from explorer.refine.data_patch import DataDrivenPatch
+from explorer.model.flags import FlagSet
+from explorer.model.landscape import Landscape
+from explorer.model.learning import config_for, train
+from explorer.refine.local import RefinementError, local_patch
 
 WORLD = worlds.load("cube")
 BASE = train(WORLD, config_for(WORLD, steps=1500))

@@ -1,5 +1,5 @@
 """The alignment-from-demonstrations lesson (Sun & van der Schaar, arXiv 2405.15624;
-``explorer.core.afd``): reward models fitted from demonstrations, their landscapes,
+``explorer.lessons.afd``): reward models fitted from demonstrations, their landscapes,
 and the route Best-of-N keeps with each, measured by the true reward.
 
 One 3D view shows the picked reward model's served reward (sigmoid of its logit) on
@@ -61,7 +61,7 @@ class AfdResult:
 
 def compute(world_name: str, seed: int, stop: threading.Event):
     import worlds
-    from explorer.core import afd
+    from explorer.lessons import afd
     world = worlds.load(world_name)
     st = afd.setup(world, seed, max_n=max(afd.BON_NS))
     yield (0, len(afd.RM_NAMES), "demonstrations and policies ready")

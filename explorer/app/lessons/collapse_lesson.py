@@ -8,7 +8,7 @@ proxy reward the policy chased (dashed), plus the distractors it grew, over the
 rounds for both arms, with the slider's round marked. "linear" is the authors'
 linear environment: no world to draw, only the plot, next to the published figures.
 
-The runs are computed by ``explorer.core.collapse`` in a worker thread (``JobRunner``);
+The runs are computed by ``explorer.lessons.collapse`` in a worker thread (``JobRunner``);
 the views are only touched in the GUI thread.
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ def snapshot_rounds(rounds: int, count: int = 30) -> list[int]:
 def compute(world_name: str, rounds: int, seeds: int, stop: threading.Event, arms=None):
     """Generator (runs in the worker): yields (done, total, text), returns a LessonResult
     (None when stopped)."""
-    from explorer.core import collapse
+    from explorer.lessons import collapse
     arms = tuple(arms or collapse.ARMS)
     if world_name == "linear":
         out = LessonResult("linear", None, published=collapse.PUBLISHED_LINEAR)
@@ -557,7 +557,7 @@ class CollapseLesson(QMainWindow):
 
 
 def _linear_table(res: LessonResult) -> str:
-    from explorer.core import collapse
+    from explorer.lessons import collapse
     rows = []
     for arm, figs in (res.published or {}).items():
         run = res.arms.get(arm)

@@ -22,10 +22,10 @@ import torch
 
 from worlds import World
 
-from .expertness import Architecture, MoEAutoencoder
-from .mapping import Psi
-from .patches import PatchSet
-from .reward_model import RewardModel, TrainingConfig
+from explorer.model.expertness import Architecture, MoEAutoencoder
+from explorer.model.mapping import Psi
+from explorer.model.patches import PatchSet
+from explorer.model.reward_model import RewardModel, TrainingConfig
 
 
 def config_for(world: World, **overrides) -> TrainingConfig:

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .expertness import EVAL_BATCH, batched, normalise
+from explorer.model.expertness import EVAL_BATCH, batched, normalise
 
 IDENTITY_PSI = (0.0, 1.0, 1.0)    # (l_min, l_max, k): served reward = sigmoid(logit)
 

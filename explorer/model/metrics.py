@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .landscape import Landscape
+from explorer.model.landscape import Landscape
 
 
 def rank(values: np.ndarray) -> np.ndarray:

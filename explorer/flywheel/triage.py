@@ -29,10 +29,10 @@ import numpy as np
 
 from worlds.errors import InputError
 
-from .audit import AuditReport, Finding
-from .flags import write_json_atomic
-from .landscape import Landscape
-from .metrics import in_flags, landscape_metrics
+from explorer.flywheel.audit import AuditReport, Finding
+from explorer.model.flags import write_json_atomic
+from explorer.model.landscape import Landscape
+from explorer.model.metrics import in_flags, landscape_metrics
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
 RANKINGS = ("priority", "score")

@@ -61,7 +61,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .collapse_linear import (LAMBDA, check_arm, forward_difference, fpo_objective,
+from explorer.lessons.collapse_linear import (LAMBDA, check_arm, forward_difference, fpo_objective,
                               param_grad_sq_norm, rm_sgd_step, steering_penalty)
 
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .expertness import Architecture, MoEAutoencoder
-from .mapping import Psi, g_psi
-from .patches import PatchSet, apply_patches
+from explorer.model.expertness import Architecture, MoEAutoencoder
+from explorer.model.mapping import Psi, g_psi
+from explorer.model.patches import PatchSet, apply_patches
 
 
 @dataclass

@@ -53,15 +53,15 @@ import numpy as np
 
 from worlds import World
 
-from .afd_divergence import DIVERGENCES, fit_divergence, mode_masses
-from .afd_models import IDENTITY_PSI, DiscriminatorArchitecture, OccupancyRatio, train_discriminator
-from .afd_routes import (VAR_FLOOR, AfdConfig, Demonstrations, GaussianPolicy, RouteFamily,
+from explorer.lessons.afd_divergence import DIVERGENCES, fit_divergence, mode_masses
+from explorer.model.discriminators import IDENTITY_PSI, DiscriminatorArchitecture, OccupancyRatio, train_discriminator
+from explorer.lessons.afd_routes import (VAR_FLOOR, AfdConfig, Demonstrations, GaussianPolicy, RouteFamily,
                          demonstrate, family_for, fit_sft, initial_policy, route_true_reward, span,
                          states_of)
-from .mapping import Psi
-from .metrics import spearman
-from .patches import PatchSet
-from .reward_model import RewardModel, TrainingConfig
+from explorer.model.mapping import Psi
+from explorer.model.metrics import spearman
+from explorer.model.patches import PatchSet
+from explorer.model.reward_model import RewardModel, TrainingConfig
 
 RM_NAMES = ("init-sft", "init-demo", "sft-demo", "closed-form")
 BON_NS = (1, 2, 4, 8, 16, 32, 64)

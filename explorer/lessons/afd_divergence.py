@@ -35,7 +35,7 @@ from torch import nn
 
 from worlds import World
 
-from .afd_routes import (AfdConfig, GaussianPolicy, RouteFamily, demonstrate, family_for, fit_sft,
+from explorer.lessons.afd_routes import (AfdConfig, GaussianPolicy, RouteFamily, demonstrate, family_for, fit_sft,
                          initial_policy, route_true_reward, span, states_of)
 
 DIVERGENCES = ("forward", "reverse")

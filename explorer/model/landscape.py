@@ -2,7 +2,7 @@
 expertness L(grid) cached.
 
 Local patches and psi edits leave E_theta untouched, so they re-apply only the
-mapping and the kernels to cached arrays (see DESIGN.md, "live on a laptop
+mapping and the kernels to cached arrays (see docs/design.md, "live on a laptop
 CPU"). Only data-driven patching, which changes E_theta, calls
 ``refresh_expertness()``.
 """
@@ -12,9 +12,9 @@ import numpy as np
 
 from worlds import Grid, World
 
-from .mapping import g_psi
-from .patches import kernel_field
-from .reward_model import RewardModel
+from explorer.model.mapping import g_psi
+from explorer.model.patches import kernel_field
+from explorer.model.reward_model import RewardModel
 
 REWARD_CHUNK = 16384      # 64 KiB of float32: the temporaries stay in L2
 # numpy's maximum/minimum against a scalar take a slow broadcast path here

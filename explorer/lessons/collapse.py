@@ -1,6 +1,6 @@
 """Alignment collapse in iterative RLHF, and foresighted policy optimisation (FPO).
 
-The public face of the lesson (arXiv 2605.04266; PAPERS.md section 2). The parts:
+The public face of the lesson (arXiv 2605.04266; docs/research.md). The parts:
 
 - ``collapse_linear``: the steering penalties (myopic / relaxed / practical, via
   per-point gradients over the RM's parameters) and the authors' linear environment, which
@@ -9,7 +9,7 @@ The public face of the lesson (arXiv 2605.04266; PAPERS.md section 2). The parts
   the policy's own samples.
 
     >>> import worlds
-    >>> from explorer.core import collapse
+    >>> from explorer.lessons import collapse
     >>> run = collapse.run_linear("myopic")               # per-iteration arrays
     >>> stats = collapse.run_seeds("relaxed", seeds=5, world=worlds.load("cube"))
     >>> collapse.summary(stats["mean"])["final_utility"]
@@ -23,9 +23,9 @@ from typing import Iterable
 
 import numpy as np
 
-from .collapse_linear import (ARMS, LAMBDA, PUBLISHED_LINEAR, linear_summary, param_grad_sq_norm,
+from explorer.lessons.collapse_linear import (ARMS, LAMBDA, PUBLISHED_LINEAR, linear_summary, param_grad_sq_norm,
                               run_linear, steering_penalty)
-from .collapse_world import HiddenUtility, WorldLoop, reward_on, run_world
+from explorer.lessons.collapse_world import HiddenUtility, WorldLoop, reward_on, run_world
 
 __all__ = ["ARMS", "LAMBDA", "PUBLISHED_LINEAR", "HiddenUtility", "WorldLoop", "as_json",
            "compare_arms", "linear_summary", "param_grad_sq_norm", "reward_on", "run_linear",

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from worlds.errors import InputError
 
-from . import artifact
-from .flags import write_json_atomic
-from .reward_model import RewardModel
+from explorer.model import artifact
+from explorer.model.flags import write_json_atomic
+from explorer.model.reward_model import RewardModel
 
 SESSION_FORMAT = "reward-explorer-session"
 SESSION_SCHEMA = 1

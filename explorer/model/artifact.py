@@ -39,12 +39,12 @@ from safetensors.numpy import load as st_load, save as st_save
 
 from worlds.errors import InputError
 
-from .afd_models import (DiscriminatorArchitecture, DiscriminatorMLP, OccupancyArchitecture,
+from explorer.model.discriminators import (DiscriminatorArchitecture, DiscriminatorMLP, OccupancyArchitecture,
                          OccupancyRatio)
-from .expertness import Architecture, MoEAutoencoder
-from .mapping import Psi
-from .patches import PatchSet
-from .reward_model import RewardModel, TrainingConfig
+from explorer.model.expertness import Architecture, MoEAutoencoder
+from explorer.model.mapping import Psi
+from explorer.model.patches import PatchSet
+from explorer.model.reward_model import RewardModel, TrainingConfig
 
 ARTIFACT_FORMAT = "reward-explorer-artifact"
 ARTIFACT_VERSION = 1

@@ -23,7 +23,7 @@ from gymnasium import spaces
 
 from worlds import World
 
-from .reward_model import RewardModel
+from explorer.model.reward_model import RewardModel
 
 
 class RewardWorldEnv(gym.Env):

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .flags import Flag
-from .landscape import Landscape
-from .mapping import Psi
-from .metrics import in_flags, spearman
-from .patches import PatchSet, kernel_field
-from .reward_model import RewardModel
+from explorer.model.flags import Flag
+from explorer.model.landscape import Landscape
+from explorer.model.mapping import Psi
+from explorer.model.metrics import in_flags, spearman
+from explorer.model.patches import PatchSet, kernel_field
+from explorer.model.reward_model import RewardModel
 
 BASIN_CAP = 0.10           # no basin cell may lose more than 10% of its reward
 BW_MIN, BW_MAX = 0.03, 0.30

@@ -37,12 +37,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .expertness import Architecture, MoEAutoencoder
-from .flags import Flag
-from .landscape import Landscape
-from .metrics import in_flags
-from .refine import BASIN_CAP, RefinementError, check_flags
-from .reward_model import RewardModel
+from explorer.model.expertness import Architecture, MoEAutoencoder
+from explorer.model.flags import Flag
+from explorer.model.landscape import Landscape
+from explorer.model.metrics import in_flags
+from explorer.refine.local import BASIN_CAP, RefinementError, check_flags
+from explorer.model.reward_model import RewardModel
 
 NEGATIVES_PER_FLAG = 256
 

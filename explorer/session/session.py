@@ -38,21 +38,21 @@ import worlds
 from worlds import World
 from worlds.errors import InputError
 
-from . import artifact as artifact_io
-from .audit import AuditReport, Auditor, Finding
-from .data_patch import DataDrivenPatch
-from .flags import Flag, FlagSet, load_flags
-from .flywheel import _residual, findings_to_flags
-from .history import History, SessionError, VersionEntry
-from .journal import Journal, JournalState
-from .landscape import Landscape
-from .learning import config_for, train_steps
-from .mapping import Psi
-from .metrics import landscape_metrics
-from .policy import GradientAscentPolicy, Rollout, RuntimeGate, ValueIterationPolicy
-from .refine import BASIN_CAP, RefinementError, local_patch, regression_check, sculpt
-from .reward_model import RewardModel, TrainingConfig
-from .triage import ReviewLog, Triage, confirmed_findings, flywheel_metrics, spurious_max_reward
+from explorer.model import artifact as artifact_io
+from explorer.flywheel.audit import AuditReport, Auditor, Finding
+from explorer.refine.data_patch import DataDrivenPatch
+from explorer.model.flags import Flag, FlagSet, load_flags
+from explorer.flywheel.pipeline import _residual, findings_to_flags
+from explorer.session.store import History, SessionError, VersionEntry
+from explorer.session.journal import Journal, JournalState
+from explorer.model.landscape import Landscape
+from explorer.model.learning import config_for, train_steps
+from explorer.model.mapping import Psi
+from explorer.model.metrics import landscape_metrics
+from explorer.policy.policies import GradientAscentPolicy, Rollout, RuntimeGate, ValueIterationPolicy
+from explorer.refine.local import BASIN_CAP, RefinementError, local_patch, regression_check, sculpt
+from explorer.model.reward_model import RewardModel, TrainingConfig
+from explorer.flywheel.triage import ReviewLog, Triage, confirmed_findings, flywheel_metrics, spurious_max_reward
 
 METHODS = ("local", "data")          # local patch | data-driven patching of E_theta
 METHOD_NAMES = {"local": "local patch", "data": "data-driven", "audit": "audit", "cycle": "flywheel cycle"}

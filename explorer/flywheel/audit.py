@@ -31,8 +31,8 @@ import torch
 
 from worlds import World
 
-from .landscape import Landscape
-from .reward_model import RewardModel
+from explorer.model.landscape import Landscape
+from explorer.model.reward_model import RewardModel
 
 NOVELTY_THRESHOLD = 3.0     # norm-free: 3x the expert samples' own spacing
 

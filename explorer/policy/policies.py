@@ -21,8 +21,8 @@ import numpy as np
 
 from worlds import World
 
-from .landscape import Landscape
-from .reward_model import RewardModel
+from explorer.model.landscape import Landscape
+from explorer.model.reward_model import RewardModel
 
 
 @dataclass

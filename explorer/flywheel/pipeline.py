@@ -15,12 +15,12 @@ import numpy as np
 
 from worlds import World
 
-from .audit import AuditReport, Auditor, Finding
-from .flags import Flag
-from .landscape import Landscape
-from .metrics import landscape_metrics
-from .refine import BASIN_CAP, PatchReport, RefinementError, local_patch, regression_check
-from .reward_model import RewardModel
+from explorer.flywheel.audit import AuditReport, Auditor, Finding
+from explorer.model.flags import Flag
+from explorer.model.landscape import Landscape
+from explorer.model.metrics import landscape_metrics
+from explorer.refine.local import BASIN_CAP, PatchReport, RefinementError, local_patch, regression_check
+from explorer.model.reward_model import RewardModel
 
 
 @dataclass
