@@ -36,6 +36,6 @@ fi
 stamp=.venv/.explorer-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the explorer package and its test tools"
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[test,rl]"
   touch "$stamp"
 fi

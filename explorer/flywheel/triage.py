@@ -30,7 +30,7 @@ import numpy as np
 from worlds.errors import InputError
 
 from explorer.flywheel.audit import AuditReport, Finding
-from explorer.model.flags import write_json_atomic
+from explorer.safeio import write_json_atomic
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import in_flags, landscape_metrics
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import math
 import numbers
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from explorer.safeio import write_json_atomic  # noqa: F401 (re-exported)
 from worlds.errors import InputError
 
 FLAGS_FORMAT = "reward-explorer-flags"
@@ -188,22 +187,6 @@ def _describe(cmd: tuple[str, Any]) -> str:
     if op == "move":
         return f"move flag #{data[0]}"
     return f"radius of flag #{data[0]} {data[1]:.2f} -> {data[2]:.2f}"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write JSON so a crash leaves either the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, allow_nan=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def parse_flags(data: Any, source: str) -> tuple[list[Flag], str | None]:

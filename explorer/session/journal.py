@@ -41,7 +41,8 @@ from pathlib import Path
 
 from worlds.errors import InputError
 
-from explorer.model.flags import Flag, check_center, check_radius, write_json_atomic
+from explorer.model.flags import Flag, check_center, check_radius
+from explorer.safeio import write_json_atomic
 
 JOURNAL_FORMAT = "reward-explorer-journal"
 JOURNAL_SCHEMA = 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from worlds.errors import InputError
 
 from explorer.model import artifact
-from explorer.model.flags import write_json_atomic
+from explorer.safeio import write_json_atomic
 from explorer.model.reward_model import RewardModel
 
 SESSION_FORMAT = "reward-explorer-session"
