@@ -19,7 +19,7 @@ from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
 from explorer.model.mapping import Psi
 from explorer.model.metrics import in_flags
-from explorer.refine.local import local_patch, regression_check, sculpt
+from explorer.refine import local_patch, regression_check, sculpt
 
 from .common import exponent, memory_bandwidth, peak_flops, timeit
 

@@ -116,7 +116,7 @@ def cmd_refine(args) -> int:
     from explorer.model.flags import load_flags
     from explorer.model.landscape import Landscape
     from explorer.model.metrics import landscape_metrics
-    from explorer.refine.local import local_patch, regression_check
+    from explorer.refine import local_patch, regression_check
 
     torch.set_num_threads(args.threads)
     model = artifact.load(args.artifact)
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         args = build_parser().parse_args(["gui", *(argv or [])])
     from worlds.errors import InputError
-    from explorer.refine.local import RefinementError
+    from explorer.refine import RefinementError
     try:
         return COMMANDS[args.command](args)
     except (InputError, RefinementError, UsageError, FloatingPointError) as exc:

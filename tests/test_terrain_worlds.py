@@ -15,7 +15,7 @@ from explorer.model.flags import FlagSet
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
 from explorer.model.metrics import in_flags, landscape_metrics
-from explorer.refine.local import local_patch, regression_check
+from explorer.refine import local_patch, regression_check
 from explorer.model.reward_model import RewardModel
 
 torch.set_num_threads(1)

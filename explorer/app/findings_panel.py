@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGrou
                              QHeaderView, QLabel, QMessageBox, QPushButton, QTreeWidget,
                              QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from explorer.refine.local import RefinementError
+from explorer.refine import RefinementError
 from explorer.flywheel.triage import ACCEPTED, PENDING, RANKING_NAMES, RANKINGS, REJECTED
 from explorer.viz.scene import flags_mesh
 from worlds.errors import InputError

@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMe
                              QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 import worlds
-from explorer.refine.local import RefinementError
+from explorer.refine import RefinementError
 from explorer.session.session import (METHOD_NAMES, POLICY_NAMES, JobResult, Session, Snapshot,
                                    training_job)
 from explorer.viz.picking import grid_spacing

@@ -19,7 +19,7 @@ from explorer.flywheel.audit import AuditReport, Auditor, Finding
 from explorer.model.flags import Flag
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import landscape_metrics
-from explorer.refine.local import BASIN_CAP, PatchReport, RefinementError, local_patch, regression_check
+from explorer.refine import BASIN_CAP, PatchReport, RefinementError, local_patch, regression_check
 from explorer.model.reward_model import RewardModel
 
 

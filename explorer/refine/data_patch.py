@@ -41,7 +41,8 @@ from explorer.model.expertness import Architecture, MoEAutoencoder
 from explorer.model.flags import Flag
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import in_flags
-from explorer.refine.local import BASIN_CAP, RefinementError, check_flags
+from explorer.refine.errors import RefinementError, check_flags
+from explorer.refine.regression import BASIN_CAP
 from explorer.model.reward_model import RewardModel
 
 NEGATIVES_PER_FLAG = 256

@@ -1,11 +1,8 @@
-"""Phase 3 refinement: the paper's three editing operations on a reward model.
+"""Local patches: flags become Gaussian suppression kernels (E_theta untouched).
 
-* ``sculpt``            -- functional sculpting: a new psi, E_theta untouched;
-* ``local_patch``       -- flags become Gaussian suppression kernels;
-* ``DataDrivenPatch``   -- flagged states join D_neg and E_theta is fine-tuned.
-
-Every operation returns a *new* model version (the input is never changed), is
-recorded in ``model.edits``, and is followed by ``regression_check``.
+Kernels are placed far-from-support last, each with the authors' "wide far,
+narrow near" bandwidth, shrunk and then lowered until no basin cell loses more
+than the cap of its reward (per patch and cumulatively).
 """
 from __future__ import annotations
 
@@ -15,40 +12,19 @@ import numpy as np
 
 from explorer.model.flags import Flag
 from explorer.model.landscape import Landscape
-from explorer.model.mapping import Psi
-from explorer.model.metrics import in_flags, spearman
+from explorer.model.metrics import in_flags
 from explorer.model.patches import PatchSet, kernel_field
 from explorer.model.reward_model import RewardModel
 
-BASIN_CAP = 0.10           # no basin cell may lose more than 10% of its reward
+from .errors import RefinementError, check_flags
+from .regression import BASIN_CAP
+
 BW_MIN, BW_MAX = 0.03, 0.30
 MIN_AMPLITUDE = 0.05
 KERNEL_SHARE = 0.002       # a kernel may cost any basin cell at most 0.2% of its reward
                            # before its bandwidth is halved (see local_patch)
 
 
-class RefinementError(ValueError):
-    """A refinement that cannot be run as asked (empty flags, NaN, no effect)."""
-
-
-def check_flags(flags: list[Flag]) -> None:
-    if not flags:
-        raise RefinementError("no flags to refine with: add a flag on a spurious region first")
-    for f in flags:
-        if not np.all(np.isfinite(f.center)) or not np.isfinite(f.radius) or f.radius <= 0:
-            raise RefinementError(f"flag #{f.id} has a non-finite centre or a radius <= 0")
-
-
-# ---------------------------------------------------------------- sculpting
-def sculpt(model: RewardModel, psi: Psi) -> RewardModel:
-    """Reshape g_psi; E_theta and the patches are kept."""
-    child = model.next_version()
-    child.psi = psi
-    child.edits.append({"op": "sculpt", "from": model.psi.to_dict(), "to": psi.to_dict()})
-    return child
-
-
-# ------------------------------------------------------------ local patches
 def bandwidth_for(distance: np.ndarray, boundary: float) -> np.ndarray:
     """'Wide far, narrow near': clip((d - B) * 0.5, 0.03, 0.30), as the authors do."""
     if not np.isfinite(boundary):
@@ -217,32 +193,3 @@ def _fit_kernel(c, bw, bpts, b_base, b_before, b_field0, b_field, cap,
     reason = (f"basin cell at distance {np.linalg.norm(bpts[worst] - c):.2f} would lose more "
               f"than {cap:.0%} of its reward")
     return amp, reason, cost
-
-
-# ---------------------------------------------------------------- checking
-def regression_check(land_before_reward: np.ndarray, land: Landscape,
-                     cap: float = BASIN_CAP) -> dict:
-    """Re-evaluate the basin after a refinement and say what changed."""
-    after = land.reward()
-    ref_basin = land.basin_mask(land_before_reward)
-    now_basin = land.basin_mask(after)
-    ref = land_before_reward[ref_basin]
-    loss = 1.0 - after[ref_basin] / np.maximum(ref, 1e-12) if ref_basin.any() else np.zeros(0)
-    expert_before = None
-    out = {
-        "basin_cells_before": int(ref_basin.sum()),
-        "basin_cells_after": int(now_basin.sum()),
-        "basin_retention": float(after[ref_basin].sum() / ref.sum()) if ref_basin.any() else 1.0,
-        "basin_worst_cell_loss": float(loss.max()) if loss.size else 0.0,
-        "flaws_before": int(land.flaw_mask(land_before_reward).sum()),
-        "flaws_after": int(land.flaw_mask(after).sum()),
-    }
-    del expert_before
-    out["passed"] = bool(out["basin_worst_cell_loss"] <= cap + 1e-6
-                         and out["basin_cells_after"] >= out["basin_cells_before"])
-    return out
-
-
-def expert_rank_correlation(before: RewardModel, after: RewardModel) -> float:
-    s = before.expert_samples
-    return spearman(before.reward(s), after.reward(s))

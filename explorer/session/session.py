@@ -50,7 +50,7 @@ from explorer.model.learning import config_for, train_steps
 from explorer.model.mapping import Psi
 from explorer.model.metrics import landscape_metrics
 from explorer.policy.policies import GradientAscentPolicy, Rollout, RuntimeGate, ValueIterationPolicy
-from explorer.refine.local import BASIN_CAP, RefinementError, local_patch, regression_check, sculpt
+from explorer.refine import BASIN_CAP, RefinementError, local_patch, regression_check, sculpt
 from explorer.model.reward_model import RewardModel, TrainingConfig
 from explorer.flywheel.triage import ReviewLog, Triage, confirmed_findings, flywheel_metrics, spurious_max_reward
 

@@ -15,7 +15,7 @@ from explorer.model import artifact
 from explorer.model.artifact import ArtifactError
 from explorer.model.flags import FlagSet
 from explorer.model.landscape import Landscape
-from explorer.refine.local import local_patch
+from explorer.refine import local_patch
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from explorer.flywheel.pipeline import run_cycle, run_cycles, select
 from explorer.session.store import History, SessionError
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import in_flags
-from explorer.refine.local import RefinementError
+from explorer.refine import RefinementError
 
 
 @pytest.fixture(scope="module")

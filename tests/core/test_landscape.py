@@ -7,7 +7,7 @@ import numpy as np
 from explorer.model.flags import FlagSet
 from explorer.model.landscape import Landscape
 from explorer.model.mapping import Psi
-from explorer.refine.local import local_patch, sculpt
+from explorer.refine import local_patch, sculpt
 
 
 def test_sculpting_uses_cached_expertness(cube, cube_model, monkeypatch):

@@ -9,7 +9,8 @@ from explorer.refine.data_patch import DataDrivenPatch, data_patch
 from explorer.model.flags import FlagSet
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import in_flags, spearman
-from explorer.refine.local import RefinementError, expert_rank_correlation, local_patch, regression_check
+from explorer.refine import RefinementError, local_patch, regression_check
+from explorer.refine.regression import expert_rank_correlation
 
 
 def _flags(center, radius=0.5):

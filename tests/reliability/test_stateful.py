@@ -24,7 +24,7 @@ from explorer.refine.data_patch import DataDrivenPatch
 from explorer.model.flags import FlagSet
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
-from explorer.refine.local import RefinementError, local_patch
+from explorer.refine import RefinementError, local_patch
 
 WORLD = worlds.load("cube")
 BASE = train(WORLD, config_for(WORLD, steps=1500))
