@@ -204,7 +204,7 @@ def audit_cost(smoke: bool) -> dict:
         t = timeit(lambda: aud.run(model, land), repeats=3)
         rep = aud.run(model, land)
         t0 = time.perf_counter()
-        cycles = run_cycles(model, world, 3 if smoke else 20)
+        cycles = run_cycles(model, Landscape(model, world), 3 if smoke else 20)
         t_cycles = time.perf_counter() - t0
         released = [c for c in cycles if c.released]
         # Recall at equal budget: the audit's evaluations spent on uniform random states.

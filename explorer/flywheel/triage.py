@@ -31,8 +31,6 @@ from worlds.errors import InputError
 
 from explorer.flywheel.audit import AuditReport, Finding
 from explorer.safeio import write_json_atomic
-from explorer.model.landscape import Landscape
-from explorer.model.metrics import in_flags, landscape_metrics
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
 RANKINGS = ("priority", "score")
@@ -289,52 +287,3 @@ def _radius(value: float) -> float:
     if not np.isfinite(v) or v <= 0:
         raise InputError("triage", "radius", "a finite radius > 0", value)
     return v
-
-
-# ------------------------------------------------------------------ metrics
-def confirmed_findings(edits: list[dict]) -> list[Finding]:
-    """Every finding a person (or an unattended cycle) accepted along this model's
-    lineage: the confirmed spurious regions."""
-    out = []
-    for e in edits:
-        for d in e.get("findings", []) or []:
-            try:
-                out.append(Finding(**d))
-            except TypeError:
-                continue
-    return out
-
-
-def flywheel_metrics(land: Landscape, reference_reward: np.ndarray | None = None,
-                     audit: AuditReport | None = None, accepted: list[Finding] = (),
-                     confirmed: list[Finding] = (), flags=()) -> dict:
-    """The numbers a version is judged by (shown per version and plotted across cycles):
-    flaws found / patched / refused / remaining, basin size, agreement with the true
-    reward, the highest learned reward left inside confirmed spurious regions."""
-    m = landscape_metrics(land, reference_reward, flags)
-    r = land.reward()
-    floor = land.world.floor
-    m["flaws_remaining"] = m["flaws"]
-    if audit is not None:
-        m["findings"] = len(audit.findings)
-        m["flaws_found"] = int(audit.verified)
-        m["audit_seconds"] = round(float(audit.seconds), 4)
-        m["audit_evaluations"] = int(audit.evaluations)
-    accepted = list(accepted)
-    m["findings_accepted"] = len(accepted)
-    if accepted and reference_reward is not None:
-        targets = in_flags(land.points, accepted) & land.violates & (reference_reward > floor)
-        m["flaws_patched"] = int((targets & (r <= floor)).sum())
-        m["flaws_refused"] = int((targets & (r > floor)).sum())
-    confirmed = list(confirmed)
-    if confirmed:
-        m["spurious_max_reward"] = spurious_max_reward(land, confirmed, r)
-        m["confirmed_findings"] = len(confirmed)
-    return m
-
-
-def spurious_max_reward(land: Landscape, confirmed: list[Finding], reward: np.ndarray | None = None) -> float:
-    """Highest learned reward left on a norm-breaking cell inside a confirmed spurious region."""
-    r = land.reward() if reward is None else reward
-    inside = in_flags(land.points, confirmed) & land.violates
-    return float(r[inside].max()) if inside.any() else 0.0

@@ -148,3 +148,53 @@ class RuntimeGate:
             out[unc > self.max_uncertainty] = "escalate"
         out[r < self.min_reward] = "block"
         return out
+
+
+# ------------------------------------------------------------------ readouts
+POLICIES = ("value", "gradient")
+POLICY_NAMES = {"value": "value iteration", "gradient": "gradient ascent"}
+
+
+@dataclass
+class PolicyReadout:
+    """A policy's rollout on the current reward and the runtime gate's verdict on it."""
+    kind: str                         # "value" | "gradient"
+    rollout: Rollout
+    start: np.ndarray
+    gate: dict                        # allow / escalate / block -> number of path states
+    end_reward: float
+
+    def describe(self) -> str:
+        r = self.rollout
+        stalled = " (stalled: no reward to climb there)" if self.end_reward <= 0.0 and len(r.path) <= 2 else ""
+        return (f"{POLICY_NAMES[self.kind]}: {r.outcome} after {len(r.path) - 1} steps{stalled}, "
+                f"true return {r.true_return:.2f}")
+
+    def describe_gate(self) -> str:
+        n = sum(self.gate.values())
+        return (f"{self.gate.get('block', 0)} of {n} path states blocked, "
+                f"{self.gate.get('escalate', 0)} escalated")
+
+
+def default_policy_start(land: Landscape) -> np.ndarray:
+    """The grid cell farthest from the expert support: where spurious reward can lure."""
+    return land.points[int(np.argmax(land.distance))].astype(float)
+
+
+def run_policy(kind: str, model: RewardModel, world: World, land: Landscape | None,
+               start: np.ndarray) -> PolicyReadout:
+    """Roll a policy out on ``model`` (value iteration needs ``land`` showing it) and
+    gate its path: block below the floor, escalate where E_theta's experts disagree
+    more than on any expert sample."""
+    if kind == "value":
+        if land is None:
+            raise ValueError("value iteration needs the landscape")
+        rollout = ValueIterationPolicy(land).rollout(np.asarray(start, float))
+    elif kind == "gradient":
+        rollout = GradientAscentPolicy(model, world).rollout(np.asarray(start, float))
+    else:
+        raise ValueError(f"policy must be one of {POLICIES}, got {kind!r}")
+    limit = float(model.expertness.disagreement_np(model.expert_samples).max())
+    verdict = RuntimeGate(model, min_reward=world.floor, max_uncertainty=limit).check(rollout.path)
+    gate = {k: int((verdict == k).sum()) for k in ("allow", "escalate", "block")}
+    return PolicyReadout(kind, rollout, np.asarray(start, float), gate, float(rollout.rewards[-1]))

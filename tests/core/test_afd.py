@@ -16,6 +16,7 @@ from explorer.lessons.afd_divergence import fit_divergence
 from explorer.lessons.afd_routes import route_true_reward, states_of
 from explorer.model.artifact import ArtifactError
 from explorer.flywheel.pipeline import run_cycle
+from explorer.model.landscape import Landscape
 
 SEEDS = (0, 1, 2)
 DEMO_BASED = ("init-demo", "sft-demo")
@@ -104,7 +105,7 @@ def test_served_reward_is_the_sigmoid_of_the_logit(cube, setups):
 
 def test_the_flywheel_audits_and_patches_a_discriminator(tmp_path, cube, setups):
     model = afd.reward_model(cube, "init-demo", 0, setups[0])
-    cycle = run_cycle(model, cube)
+    cycle = run_cycle(model, Landscape(model, cube))
     assert cycle.audit.findings, "a demonstration-vs-initial discriminator extrapolates somewhere"
     assert cycle.released and len(cycle.model.patches) > 0
     assert cycle.metrics["flaws"] < cycle.metrics["reference_flaws"]

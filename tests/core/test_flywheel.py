@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from explorer.flywheel.audit import Auditor
-from explorer.flywheel.pipeline import run_cycle, run_cycles, select
+from explorer.flywheel.pipeline import CycleSettings, run_cycle, run_cycles, select
 from explorer.session.store import History, SessionError
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import in_flags
@@ -18,7 +18,7 @@ from explorer.refine import RefinementError
 @pytest.fixture(scope="module")
 def cleaned(cube, cube_model):
     """The cube after unattended cycles (accept all) until nothing is found."""
-    results = run_cycles(cube_model, cube, 10)
+    results = run_cycles(cube_model, Landscape(cube_model, cube), 10)
     released = [r for r in results if r.released]
     return results, released[-1].model
 
@@ -56,7 +56,7 @@ def test_unattended_cycles_drive_flaws_to_zero_and_keep_the_basin(cube, cube_mod
 
 
 def test_fixed_bandwidth_ablation_erodes_the_basin(cube, cube_model):
-    res = run_cycle(cube_model, cube, adaptive=False, regression=False)
+    res = run_cycle(cube_model, Landscape(cube_model, cube), settings=CycleSettings(ablation="fixed-bandwidth"))
     assert res.released
     assert res.metrics["basin_cells"] < 0.5 * Landscape(cube_model, cube).basin_mask().sum()
 
@@ -129,7 +129,7 @@ def test_on_ridge_the_policy_leaves_the_spurious_summit_for_the_goal_after_one_c
 
     ridge = worlds.load("ridge")
     model = train(ridge, config_for(ridge))
-    res = run_cycle(model, ridge)
+    res = run_cycle(model, Landscape(model, ridge))
     assert res.released
     start = ridge.to_state(np.array([1.0, -1.0]))          # the corner beyond the second summit
     before = ValueIterationPolicy(Landscape(model, ridge)).rollout(start)
