@@ -13,15 +13,15 @@ the support as the authors do, or by score) and decides for the whole region:
   positive corrections a data-driven patch may use;
 * **reset** -- back to pending.
 
-Every decision is one undoable step (kept as deltas, as ``FlagSet`` does).
-``ReviewLog`` keeps the rejected regions per version in the session directory
-(``triage.json``, written atomically) so they survive a restart.
+Every decision is one step of the session's command history (a delta: the
+region's decision and radius before and after).
+``ReviewLog`` keeps the rejected regions per version; the session file stores
+them, so they survive a restart.
 
 No Qt here: the window only shows a ``Triage`` and forwards clicks to it.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,14 +30,13 @@ import numpy as np
 from worlds.errors import InputError
 
 from explorer.flywheel.audit import AuditReport, Finding
-from explorer.safeio import write_json_atomic
 
 PENDING, ACCEPTED, REJECTED = "pending", "accepted", "rejected"
+Decision = tuple[str, float]             # (decision, radius)
 RANKINGS = ("priority", "score")
 RANKING_NAMES = {"priority": "priority (distance)", "score": "score (reward)"}
 REVIEW_FORMAT = "reward-explorer-triage"
 REVIEW_SCHEMA = 1
-REVIEW_FILE = "triage.json"
 
 
 # ------------------------------------------------------------ reviewed regions
@@ -79,32 +78,19 @@ class ReviewLog:
         return {"format": REVIEW_FORMAT, "schema_version": REVIEW_SCHEMA,
                 "reviewed_fine": {str(v): [r.to_dict() for r in rs] for v, rs in sorted(self.by_version.items())}}
 
-    def save(self, root: Path) -> None:
-        write_json_atomic(Path(root) / REVIEW_FILE, self.to_json())
-
     @classmethod
-    def load(cls, root: Path) -> "ReviewLog":
-        """The log of a session directory (empty if it has none yet)."""
-        path = Path(root) / REVIEW_FILE
-        if not path.exists():
-            return cls()
-        src = str(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise InputError(src, "", "a readable UTF-8 JSON triage file", str(exc)[:120]) from None
-        if not isinstance(data, dict) or data.get("format") != REVIEW_FORMAT:
-            raise InputError(src, "$.format", repr(REVIEW_FORMAT), data.get("format") if isinstance(data, dict) else data)
-        if data.get("schema_version") != REVIEW_SCHEMA:
-            raise InputError(src, "$.schema_version", str(REVIEW_SCHEMA), data.get("schema_version"))
+    def from_json(cls, data: dict, src: str = "session") -> "ReviewLog":
+        """The ``reviewed_fine`` part of a session file: version -> reviewed regions."""
         out: dict[int, list[Reviewed]] = {}
-        for key, items in dict(data.get("reviewed_fine", {})).items():
+        if not isinstance(data, dict):
+            raise InputError(src, "$.reviews", "an object version -> reviewed regions", data)
+        for key, items in data.items():
             try:
                 out[int(key)] = [Reviewed(int(r["version"]), tuple(float(c) for c in r["center"]),
                                           float(r["radius"]), int(r["finding"]), int(r["cluster"]),
                                           str(r.get("reason", ""))) for r in items]
             except (KeyError, TypeError, ValueError):
-                raise InputError(src, f"$.reviewed_fine.{key}", "a list of reviewed regions", items) from None
+                raise InputError(src, f"$.reviews.{key}", "a list of reviewed regions", items) from None
         return cls(out)
 
 
@@ -151,8 +137,7 @@ class Triage:
         for c, members in by_cluster.items():
             rep = max(members, key=self._key)
             self._regions[c] = Region(c, rep, tuple(members), PENDING, rep.radius)
-        self._undo: list[tuple[int, Region, Region]] = []
-        self._redo: list[tuple[int, Region, Region]] = []
+        self.serial = 0                  # which audit of the session this is (set by the session)
 
     def _key(self, f: Finding) -> float:
         return f.priority if self.ranking == "priority" else f.score
@@ -212,74 +197,36 @@ class Triage:
         """All reviewed-fine regions of this version: earlier ones and this triage's."""
         return self.base_reviewed + self.rejected_regions()
 
-    # ---- deciding (each one undoable step) ---------------------------------
-    def accept(self, cluster: int, radius: float | None = None) -> bool:
-        """Returns whether anything changed (as reject, reset and set_radius do)."""
+    # ---- deciding ---------------------------------------------------------
+    # The session keeps the undo history (one for every edit); these return the
+    # region's state before and after, so a decision can be undone as a delta.
+    def decide(self, action: str, cluster: int, radius: float | None = None) -> tuple[Decision, Decision]:
+        """accept | reject | reset | radius: returns (old, new) (decision, radius)."""
         r = self.region(cluster)
-        return self._do(cluster, replace(r, decision=ACCEPTED,
-                                         radius=_radius(r.radius if radius is None else radius)))
+        old = (r.decision, r.radius)
+        if action == "accept":
+            new = (ACCEPTED, _radius(r.radius if radius is None else radius))
+        elif action == "reject":
+            new = (REJECTED, r.radius)
+        elif action == "reset":
+            new = (PENDING, r.representative.radius)
+        elif action == "radius":
+            new = (r.decision, _radius(radius))
+        else:
+            raise ValueError(f"unknown triage action {action!r}: use accept, reject, reset or radius")
+        return old, new
 
-    def reject(self, cluster: int) -> bool:
-        return self._do(cluster, replace(self.region(cluster), decision=REJECTED))
+    def set_region(self, cluster: int, decision: str, radius: float) -> None:
+        if decision not in (PENDING, ACCEPTED, REJECTED):
+            raise ValueError(f"unknown decision {decision!r}")
+        self._regions[cluster] = replace(self.region(cluster), decision=decision, radius=float(radius))
 
-    def reset(self, cluster: int) -> bool:
-        r = self.region(cluster)
-        return self._do(cluster, replace(r, decision=PENDING, radius=r.representative.radius))
-
-    def set_radius(self, cluster: int, radius: float) -> bool:
-        return self._do(cluster, replace(self.region(cluster), radius=_radius(radius)))
-
-    def accept_all(self) -> int:
-        """Accept every pending region (one step each); returns how many."""
-        n = 0
-        for r in self.regions:
-            if r.decision == PENDING:
-                self.accept(r.cluster)
-                n += 1
-        return n
-
-    def _do(self, cluster: int, new: Region) -> bool:
-        old = self._regions[cluster]
-        if new == old:
-            return False
-        self._regions[cluster] = new
-        self._undo.append((cluster, old, new))
-        self._redo.clear()
-        return True
-
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def undo(self) -> bool:
-        if not self._undo:
-            return False
-        cluster, old, new = self._undo.pop()
-        self._regions[cluster] = old
-        self._redo.append((cluster, old, new))
-        return True
-
-    def redo(self) -> bool:
-        if not self._redo:
-            return False
-        cluster, old, new = self._redo.pop()
-        self._regions[cluster] = new
-        self._undo.append((cluster, old, new))
-        return True
-
-    def undo_text(self) -> str:
-        return "Undo: " + self._describe(*self._undo[-1]) if self._undo else "Nothing to undo"
-
-    def redo_text(self) -> str:
-        return "Redo: " + self._describe(*self._redo[-1]) if self._redo else "Nothing to redo"
-
-    def _describe(self, cluster: int, old: Region, new: Region) -> str:
-        what = {ACCEPTED: "accept", REJECTED: "reject", PENDING: "reset"}[new.decision] \
-            if new.decision != old.decision else f"radius {old.radius:.2f} -> {new.radius:.2f} of"
-        n = len(new.members)
-        return f"{what} region {cluster} ({n} finding{'s' if n != 1 else ''})"
+    def describe(self, cluster: int, old: Decision, new: Decision) -> str:
+        """'accept region 3 (5 findings)': what a decision did, numbered as shown."""
+        what = {ACCEPTED: "accept", REJECTED: "reject", PENDING: "reset"}[new[0]] \
+            if new[0] != old[0] else f"radius {old[1]:.2f} -> {new[1]:.2f} of"
+        n = len(self.region(cluster).members)
+        return f"{what} region {self.number(cluster)} ({n} finding{'s' if n != 1 else ''})"
 
 
 def _radius(value: float) -> float:

@@ -70,7 +70,12 @@ class Landscape:
         self.error = self.model.error(self.points)     # a new array: the caches keyed on it expire
 
     def sync_patches(self) -> None:
-        """Bring the cached kernel field up to date, adding only new kernels."""
+        """Bring the cached kernel field up to date, adding only new kernels.
+
+        The field is always summed the same way: batch by batch, in the order the
+        refinements placed them (``patch_batches``). So a field grown one
+        refinement at a time, one rebuilt after an undo, and one built on opening
+        a saved session are the same numbers, bit for bit."""
         ps = self.model.patches
         if ps is not self._patch_set:
             # A refined model carries a copy of its parent's kernels plus new ones:
@@ -84,11 +89,18 @@ class Landscape:
                 self._patched_count = 0
                 self._capped_at = -1
             self._patch_set = ps
-        if len(ps) > self._patched_count:
-            new = slice(self._patched_count, len(ps))
-            self._patch_field += kernel_field(self.points, ps.centers[new], ps.bandwidths[new],
-                                              ps.amplitudes[new])
-            self._patched_count = len(ps)
+        start = self._patched_count
+        for lo, hi in patch_batches(self.model, len(ps)):
+            if hi <= start:
+                continue
+            if lo < start:                 # a batch boundary that does not match: rebuild
+                self._patch_field[:] = 0.0
+                self._patched_count = start = 0
+                self._capped_at = -1
+                return self.sync_patches()
+            self._patch_field += kernel_field(self.points, ps.centers[lo:hi], ps.bandwidths[lo:hi],
+                                              ps.amplitudes[lo:hi])
+            self._patched_count = hi
 
     def unpatched(self) -> np.ndarray:
         return g_psi(self.error, self.model.psi)
@@ -148,6 +160,30 @@ class Landscape:
             self._capped_at = self._patched_count
         return self._capped
 
+    def fork(self) -> "Landscape":
+        """A private copy for a worker thread: the grid, the teacher's arrays and the
+        cached expertness are shared (never written in place); the kernel field and
+        the reward caches are its own, so the worker never touches this landscape."""
+        twin = object.__new__(Landscape)
+        twin.__dict__.update(self.__dict__)
+        twin._patch_field = self._patch_field.copy()
+        twin._capped = None
+        twin._capped_at = -1
+        twin._base = twin._base_key = None
+        twin._clamped = twin._clamped_key = None
+        return twin
+
+    def reward_with(self, psi=None, error: np.ndarray | None = None) -> np.ndarray:
+        """The reward the current kernels give with another psi or another expertness
+        array (a live psi preview, a data-driven job's progress), leaving the model
+        and every cache as they are."""
+        self.sync_patches()
+        psi = self.model.psi if psi is None else psi
+        err = self.error if error is None else np.asarray(error, np.float32)
+        base = g_psi(err, psi)
+        capped = self._capped_field()
+        return base if capped is None else np.maximum(base - capped, 0.0).astype(np.float32)
+
     @property
     def patch_field(self) -> np.ndarray:
         self.sync_patches()
@@ -163,3 +199,17 @@ class Landscape:
         """Cells above the floor that violate a norm."""
         r = self.reward() if reward is None else reward
         return (r > self.world.floor) & self.violates
+
+
+def patch_batches(model: RewardModel, n: int) -> list[tuple[int, int]]:
+    """(start, end) of each batch of kernels, in the order refinements added them
+    (from the ``kernels_added`` their edits record); one batch if they do not add up."""
+    sizes = [int(e.get("kernels_added", 0)) for e in model.edits if e.get("op") == "local_patch"]
+    if sum(sizes) != n or any(k < 0 for k in sizes):
+        return [(0, n)] if n else []
+    out, lo = [], 0
+    for k in sizes:
+        if k:
+            out.append((lo, lo + k))
+            lo += k
+    return out

@@ -1,0 +1,180 @@
+"""Long work as plain generators: training, refinement, audit, applying findings.
+
+A job's generator yields small immutable ``Snapshot``s and returns its result;
+it reads a *fork* of the session's landscape (its own kernel field and caches)
+and the model of the moment, and never writes the session. ``Job.finish`` is
+the only place its result enters the session, called by the owner of the
+session in its own thread: the window's GUI thread after a worker thread ran
+the generator, or a script's thread right after ``Session.run`` iterated it.
+Stopping is cooperative: a job checks its ``threading.Event`` between steps and
+returns its last good state.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generator
+
+import numpy as np
+
+from explorer.flywheel import pipeline
+from explorer.flywheel.audit import AuditReport, Finding
+from explorer.model.flags import Flag
+from explorer.model.landscape import Landscape
+from explorer.model.learning import train_steps
+from explorer.model.reward_model import RewardModel, TrainingConfig
+from explorer.refine import BASIN_CAP, local_patch
+from explorer.refine.data_patch import DataDrivenPatch
+from worlds import World
+
+METHODS = ("local", "data")
+METHOD_NAMES = {"local": "local patch", "data": "data-driven patching", "audit": "audit",
+                "cycle": "flywheel cycle", "train": "training", "ppo": "PPO training"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One progress report; ``reward`` (when present) is the working model's reward on
+    the landscape grid, a private read-only array the window may draw."""
+    stage: str
+    step: int
+    total: int
+    loss: float = float("nan")
+    reward: np.ndarray | None = None
+    message: str = ""
+
+
+@dataclass
+class Job:
+    kind: str                                            # train | local | data | audit | cycle
+    title: str                                           # what the status bar says while it runs
+    run: Callable[[threading.Event | None], Generator[Snapshot, None, Any]]
+    finish: Callable[[Any], Any]                         # in the session owner's thread
+
+
+@dataclass
+class Trained:
+    model: RewardModel | None                            # None: stopped before the end
+    world: World
+    land: Landscape | None
+    seconds: float
+
+
+@dataclass
+class Refined:
+    """A refinement's candidate version (not yet checked or released)."""
+    model: RewardModel | None                            # None: nothing changed
+    same_expertness: bool
+    report: dict = field(default_factory=dict)
+    stopped: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class Audited:
+    report: AuditReport
+    version: int
+    seconds: float
+
+
+def frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float32, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+# ------------------------------------------------------------------ training
+def training(world: World, config: TrainingConfig, stop: threading.Event | None = None,
+             report_every: int = 100) -> Generator[Snapshot, None, Trained]:
+    """Train E_theta on the world's expert samples (and nothing else)."""
+    t0 = time.perf_counter()
+    model = None
+    for step, loss, model in train_steps(world, config, report_every=report_every):
+        if stop is not None and stop.is_set():
+            return Trained(None, world, None, time.perf_counter() - t0)
+        yield Snapshot("train", step, config.steps, loss,
+                       message=f"training E_theta on the expert samples of '{world.name}'")
+    assert model is not None
+    return Trained(model, world, Landscape(model, world), time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------ refinement
+def local(model: RewardModel, land: Landscape, flags: list[Flag]) -> Generator[Snapshot, None, Refined]:
+    t0 = time.perf_counter()
+    yield Snapshot("local", 0, 1, message="placing suppression kernels")
+    child, report = local_patch(model, land, flags, cap=BASIN_CAP)
+    land.set_model(child, same_expertness=True)
+    yield Snapshot("local", 1, 1, reward=frozen(land.reward()), message=f"{report.kernels_added} kernels")
+    return Refined(child, True, report.to_dict(), seconds=time.perf_counter() - t0)
+
+
+def data_driven(model: RewardModel, land: Landscape, flags: list[Flag], steps: int,
+                stop: threading.Event | None, frame_s: float = 1 / 30) -> Generator[Snapshot, None, Refined]:
+    """Data-driven patching of E_theta. The grid is re-evaluated at most once a frame,
+    with the cached kernel field (only E_theta changed)."""
+    t0 = time.perf_counter()
+    job = DataDrivenPatch(model, land, flags, steps=steps)
+    gen = job.steps()
+    last_eval, stopped, last = 0.0, False, None
+    try:
+        for st in gen:
+            last = st
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+            reward = None
+            if st.done or time.perf_counter() - last_eval >= frame_s:
+                reward = frozen(land.reward_with(error=job.child.error(land.points)))
+                last_eval = time.perf_counter()
+            yield Snapshot("data", st.step, st.total_steps, st.loss, reward,
+                           f"flagged max reward {st.negatives_max_reward:.2f}, "
+                           f"{st.negatives_above_floor} flagged states above the floor")
+            if stop is not None and stop.is_set():
+                stopped = True
+                break
+    finally:
+        gen.close()
+    report = {"steps": int(job._stopped_at), "negatives": int(len(job.negatives)),
+              "flagged_max_reward": float(last.negatives_max_reward) if last else float("nan")}
+    if job._stopped_at == 0:
+        # Stopped before a single step: E_theta is unchanged, there is no new version.
+        report["message"] = "stopped before the first step: nothing changed"
+        return Refined(None, False, report, stopped, time.perf_counter() - t0)
+    child = job.result()                  # the last good state, also after a stop
+    if stopped:
+        child.edits[-1]["stopped"] = True
+        child.edits[-1]["message"] = f"stopped by the user at step {job._stopped_at}; kept the last good state"
+    report["message"] = child.edits[-1]["message"]
+    return Refined(child, False, report, stopped, time.perf_counter() - t0)
+
+
+# ------------------------------------------------------------------ the flywheel
+def auditing(model: RewardModel, land: Landscape, previous: AuditReport | None,
+             settings: pipeline.CycleSettings) -> Generator[Snapshot, None, Audited]:
+    t0 = time.perf_counter()
+    yield Snapshot("audit", 0, 1, message="red team sweeping the grid, verifier checking the norms")
+    report = pipeline.audit(model, land, previous, settings)
+    yield Snapshot("audit", 1, 1, message=f"{len(report.findings)} findings")
+    return Audited(report, model.version, time.perf_counter() - t0)
+
+
+def applying(model: RewardModel, land: Landscape, report: AuditReport, accepted: list[Finding],
+             settings: pipeline.CycleSettings) -> Generator[Snapshot, None, pipeline.CycleResult]:
+    yield Snapshot("cycle", 0, 1, message=f"patching {len(accepted)} accepted findings, then the "
+                                          "regression check and the red team again")
+    result = pipeline.patch_accepted(model, land, report, accepted, settings)
+    yield Snapshot("cycle", 1, 1, reward=frozen(land.reward()),
+                   message="released" if result.released else "not released")
+    return result
+
+
+def drive(gen: Generator[Snapshot, None, Any], on_snapshot: Callable[[Snapshot], None] | None = None) -> Any:
+    """Iterate a job's generator to its end in this thread; returns its result."""
+    while True:
+        try:
+            snap = next(gen)
+        except StopIteration as end:
+            return end.value
+        if on_snapshot is not None:
+            on_snapshot(snap)
