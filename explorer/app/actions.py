@@ -1,5 +1,8 @@
 """The window's actions, menus and toolbars (built once; texts and shortcuts come
-from ``help.SHORTCUTS`` so the Help menu lists exactly what the keys do)."""
+from ``help.SHORTCUTS`` so the Help menu lists exactly what the keys do).
+
+``build(w)`` returns the actions by key; every action calls a method of the
+window ``w`` (or of one of its parts) and holds no state of its own."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,158 +23,152 @@ OVERLAYS = (("expert", "Expert samples and route"), ("goals", "Goals"), ("hazard
 OFF_BY_DEFAULT = {"slice", "iso"}
 
 
-class ActionsMixin:
-    """Mixed into MainWindow."""
+def _action(w, key: str, text: str, slot=None, checkable: bool = False, checked: bool = False) -> QAction:
+    act = QAction(text, w)
+    seq = help_text.shortcut(key)
+    if seq:
+        act.setShortcut(QKeySequence(seq))
+        act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+    tip = next((t for k, _, t in help_text.SHORTCUTS if k == key), text)
+    act.setToolTip(f"{tip} ({seq})" if seq else tip)
+    act.setStatusTip(tip)
+    act.setCheckable(checkable)
+    if checkable:
+        act.setChecked(checked)
+        if slot is not None:
+            act.toggled.connect(slot)
+    elif slot is not None:
+        act.triggered.connect(lambda _=False: slot())
+    w.addAction(act)
+    return act
 
-    def _action(self, key: str, text: str, slot=None, checkable: bool = False,
-                checked: bool = False) -> QAction:
-        act = QAction(text, self)
-        seq = help_text.shortcut(key)
-        if seq:
-            act.setShortcut(QKeySequence(seq))
-            act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        tip = next((t for k, _, t in help_text.SHORTCUTS if k == key), text)
-        act.setToolTip(f"{tip} ({seq})" if seq else tip)
-        act.setStatusTip(tip)
-        act.setCheckable(checkable)
-        if checkable:
-            act.setChecked(checked)
-            if slot is not None:
-                act.toggled.connect(slot)
-        elif slot is not None:
-            act.triggered.connect(lambda _=False: slot())
-        self.addAction(act)
-        return act
 
-    def _build_actions(self) -> None:
-        a = self._action
-        self.act = {
-            "open_world": a("open_world", "Open &world...", self.open_world_dialog),
-            "open_artifact": a("open_artifact", "&Open artifact...", self.open_artifact_dialog),
-            "save_artifact": a("save_artifact", "&Save artifact...", self.save_artifact),
-            "screenshot": a("screenshot", "Screens&hot (PNG)...", self.screenshot_dialog),
-            "quit": a("quit", "&Quit", self.close),
-            "undo": a("undo", "Undo", self.undo),
-            "redo": a("redo", "Redo", self.redo),
-            "delete_flag": a("delete_flag", "&Delete flag", lambda: self.delete_flag(
-                self.flag_panel.selected_id())),
-            "flag_tool": a("flag_tool", "&Flag tool", self._on_flag_tool, checkable=True),
-            "reset_camera": a("reset_camera", "&Reset camera", self.reset_camera),
-            "top_view": a("top_view", "&Top view", self.top_view),
-            "reverse": a("reverse", "Re&verse colours", self._on_reverse, checkable=True),
-            "show_after": a("show_after", "&Now", lambda c: c and self.set_compare("after"), True, True),
-            "show_before": a("show_before", "&Before", lambda c: c and self.set_compare("before"), True),
-            "show_difference": a("show_difference", "&Difference",
-                                 lambda c: c and self.set_compare("difference"), True),
-            "train": a("train", "&Train model", self.train_again),
-            "refine": a("refine", "&Refine", self.refine),
-            "stop": a("stop", "&Stop", self.stop_job),
-            "audit": a("audit", "&Audit", self.audit),
-            "apply_accepted": a("apply_accepted", "A&pply accepted findings", self.apply_accepted),
-            "next_finding": a("next_finding", "&Next finding", lambda: self.step_finding(1)),
-            "prev_finding": a("prev_finding", "&Previous finding", lambda: self.step_finding(-1)),
-            "accept_finding": a("accept_finding", "A&ccept finding",
-                                lambda: self.decide_selected("accept")),
-            "reject_finding": a("reject_finding", "Re&ject finding (reviewed, fine)",
-                                lambda: self.decide_selected("reject")),
-            "new_session": a("new_session", "&New session...", self.new_session_dialog),
-            "open_session": a("open_session", "Open sessio&n...", self.open_session_dialog),
-            "policy_cycle": a("policy_cycle", "Next &policy", self.cycle_policy),
-            "shortcuts": a("", "&Keyboard shortcuts", self.show_shortcuts),
-            "about": a("", "&About", self.show_about),
-        }
-        self.act["shortcuts"].setShortcut(QKeySequence("F1"))
-        group = QActionGroup(self)
-        for k in ("show_after", "show_before", "show_difference"):
-            group.addAction(self.act[k])
-        self.overlay_actions = {}
-        for key, text in OVERLAYS:
-            act = QAction(text, self, checkable=True, checked=key not in OFF_BY_DEFAULT)
-            act.setToolTip(f"Show or hide: {text.lower()}")
-            act.toggled.connect(lambda on, k=key: self.view.set_overlay(k, on))
-            self.overlay_actions[key] = act
-        for seq, step in (("PgUp", 1), ("PgDown", -1)):
-            mv = QAction(self)
-            mv.setShortcut(QKeySequence(seq))
-            mv.triggered.connect(lambda _=False, d=step: self.view.move_slice(d))
-            self.addAction(mv)
-        mb = self.menuBar()
-        m = mb.addMenu("&File")
-        for k in ("open_world", "open_artifact", "save_artifact", None, "new_session", "open_session", None,
-                  "screenshot", None, "quit"):
-            m.addSeparator() if k is None else m.addAction(self.act[k])
-        m = mb.addMenu("&Edit")
-        for k in ("undo", "redo", None, "delete_flag", "flag_tool"):
-            m.addSeparator() if k is None else m.addAction(self.act[k])
-        m = mb.addMenu("&View")
-        for k in ("reset_camera", "top_view", None, "show_after", "show_before", "show_difference",
-                  "reverse", None):
-            m.addSeparator() if k is None else m.addAction(self.act[k])
-        for act in self.overlay_actions.values():
-            m.addAction(act)
-        m.addSeparator()
-        m.addAction(self.act["policy_cycle"])
-        m = mb.addMenu("&Model")
-        for k in ("train", "refine", "stop", None, "audit", "next_finding", "prev_finding", "accept_finding",
-                  "reject_finding", "apply_accepted"):
-            m.addSeparator() if k is None else m.addAction(self.act[k])
-        from .lessons import add_lessons_menu
-        add_lessons_menu(self, mb)          # Lessons > Alignment collapse..., ...
-        m = mb.addMenu("&Help")
-        m.addAction(self.act["shortcuts"])
-        m.addAction(self.act["about"])
-        tb = QToolBar("World")
-        tb.setObjectName("world")
-        self.addToolBar(tb)
-        self.world_combo = QComboBox()
-        self.world_combo.setToolTip("Built-in worlds (and world files you opened); picking one "
-                                    "trains a reward model for it")
-        self.world_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.world_combo.setMinimumContentsLength(12)
-        self.world_combo.activated.connect(self._on_world_picked)
-        tb.addWidget(QLabel(" world "))
-        tb.addWidget(self.world_combo)
-        tb.addAction(self.act["train"])
-        tb = QToolBar("View")
-        tb.setObjectName("view")
-        self.addToolBar(tb)
-        for k in ("flag_tool", None, "reset_camera", "top_view", "screenshot", None, "show_after",
-                  "show_before", "show_difference", "reverse"):
-            tb.addSeparator() if k is None else tb.addAction(self.act[k])
-        tb = QToolBar("Flywheel")
-        tb.setObjectName("flywheel")
-        self.addToolBar(tb)
-        tb.addAction(self.act["audit"])
-        tb.addAction(self.act["apply_accepted"])
-        tb.addSeparator()
-        self.policy_combo = QComboBox()
-        for key in MODES:
-            self.policy_combo.addItem(MODE_NAMES[key], key)
-        self.policy_combo.setToolTip("A policy consuming the reward, drawn over the landscape: value "
-                                     "iteration on the grid or gradient ascent (G cycles)")
-        self.policy_combo.currentIndexChanged.connect(
-            lambda _i: self.set_policy(self.policy_combo.currentData()))
-        tb.addWidget(self.policy_combo)
-        self._sync_world_combo()
+def build(w) -> dict[str, QAction]:
+    def a(*args, **kw):
+        return _action(w, *args, **kw)
+    self = w
+    self.act = {
+        "open_world": a("open_world", "Open &world...", self.files.open_world_dialog),
+        "open_artifact": a("open_artifact", "&Open artifact...", self.files.open_artifact_dialog),
+        "save_artifact": a("save_artifact", "&Save artifact...", self.files.save_artifact),
+        "screenshot": a("screenshot", "Screens&hot (PNG)...", self.files.screenshot_dialog),
+        "quit": a("quit", "&Quit", self.close),
+        "undo": a("undo", "Undo", self.undo),
+        "redo": a("redo", "Redo", self.redo),
+        "delete_flag": a("delete_flag", "&Delete flag", lambda: self.delete_flag(
+            self.flag_panel.selected_id())),
+        "flag_tool": a("flag_tool", "&Flag tool", self._on_flag_tool, checkable=True),
+        "reset_camera": a("reset_camera", "&Reset camera", self.reset_camera),
+        "top_view": a("top_view", "&Top view", self.top_view),
+        "reverse": a("reverse", "Re&verse colours", self._on_reverse, checkable=True),
+        "show_after": a("show_after", "&Now", lambda c: c and self.layer.set_compare("after"), True, True),
+        "show_before": a("show_before", "&Before", lambda c: c and self.layer.set_compare("before"), True),
+        "show_difference": a("show_difference", "&Difference",
+                             lambda c: c and self.layer.set_compare("difference"), True),
+        "train": a("train", "&Train model", self.train_again),
+        "refine": a("refine", "&Refine", self.refine),
+        "stop": a("stop", "&Stop", self.stop_job),
+        "audit": a("audit", "&Audit", lambda: self.flywheel.audit()),
+        "apply_accepted": a("apply_accepted", "A&pply accepted findings", lambda: self.flywheel.apply_accepted()),
+        "next_finding": a("next_finding", "&Next finding", lambda: self.flywheel.step(1)),
+        "prev_finding": a("prev_finding", "&Previous finding", lambda: self.flywheel.step(-1)),
+        "accept_finding": a("accept_finding", "A&ccept finding",
+                            lambda: self.flywheel.decide_selected("accept")),
+        "reject_finding": a("reject_finding", "Re&ject finding (reviewed, fine)",
+                            lambda: self.flywheel.decide_selected("reject")),
+        "new_session": a("new_session", "&New session...", self.files.new_session_dialog),
+        "open_session": a("open_session", "Open sessio&n...", self.files.open_session_dialog),
+        "policy_cycle": a("policy_cycle", "Next &policy", self.cycle_policy),
+        "shortcuts": a("", "&Keyboard shortcuts", self.files.show_shortcuts),
+        "about": a("", "&About", self.files.show_about),
+    }
+    self.act["shortcuts"].setShortcut(QKeySequence("F1"))
+    group = QActionGroup(self)
+    for k in ("show_after", "show_before", "show_difference"):
+        group.addAction(self.act[k])
+    self.overlay_actions = {}
+    for key, text in OVERLAYS:
+        act = QAction(text, self, checkable=True, checked=key not in OFF_BY_DEFAULT)
+        act.setToolTip(f"Show or hide: {text.lower()}")
+        act.toggled.connect(lambda on, k=key: self.view.set_overlay(k, on))
+        self.overlay_actions[key] = act
+    for seq, step in (("PgUp", 1), ("PgDown", -1)):
+        mv = QAction(self)
+        mv.setShortcut(QKeySequence(seq))
+        mv.triggered.connect(lambda _=False, d=step: self.view.move_slice(d))
+        self.addAction(mv)
+    mb = self.menuBar()
+    m = mb.addMenu("&File")
+    for k in ("open_world", "open_artifact", "save_artifact", None, "new_session", "open_session", None,
+              "screenshot", None, "quit"):
+        m.addSeparator() if k is None else m.addAction(self.act[k])
+    m = mb.addMenu("&Edit")
+    for k in ("undo", "redo", None, "delete_flag", "flag_tool"):
+        m.addSeparator() if k is None else m.addAction(self.act[k])
+    m = mb.addMenu("&View")
+    for k in ("reset_camera", "top_view", None, "show_after", "show_before", "show_difference",
+              "reverse", None):
+        m.addSeparator() if k is None else m.addAction(self.act[k])
+    for act in self.overlay_actions.values():
+        m.addAction(act)
+    m.addSeparator()
+    m.addAction(self.act["policy_cycle"])
+    m = mb.addMenu("&Model")
+    for k in ("train", "refine", "stop", None, "audit", "next_finding", "prev_finding", "accept_finding",
+              "reject_finding", "apply_accepted"):
+        m.addSeparator() if k is None else m.addAction(self.act[k])
+    from .lessons import add_lessons_menu
+    add_lessons_menu(self, mb)          # Lessons > Alignment collapse..., ...
+    m = mb.addMenu("&Help")
+    m.addAction(self.act["shortcuts"])
+    m.addAction(self.act["about"])
+    tb = QToolBar("World")
+    tb.setObjectName("world")
+    self.addToolBar(tb)
+    self.world_combo = QComboBox()
+    self.world_combo.setToolTip("Built-in worlds (and world files you opened); picking one "
+                                "trains a reward model for it")
+    self.world_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+    self.world_combo.setMinimumContentsLength(12)
+    self.world_combo.activated.connect(self.files.world_picked)
+    tb.addWidget(QLabel(" world "))
+    tb.addWidget(self.world_combo)
+    tb.addAction(self.act["train"])
+    tb = QToolBar("View")
+    tb.setObjectName("view")
+    self.addToolBar(tb)
+    for k in ("flag_tool", None, "reset_camera", "top_view", "screenshot", None, "show_after",
+              "show_before", "show_difference", "reverse"):
+        tb.addSeparator() if k is None else tb.addAction(self.act[k])
+    tb = QToolBar("Flywheel")
+    tb.setObjectName("flywheel")
+    self.addToolBar(tb)
+    tb.addAction(self.act["audit"])
+    tb.addAction(self.act["apply_accepted"])
+    tb.addSeparator()
+    self.policy_combo = QComboBox()
+    for key in MODES:
+        self.policy_combo.addItem(MODE_NAMES[key], key)
+    self.policy_combo.setToolTip("A policy consuming the reward, drawn over the landscape: value "
+                                 "iteration on the grid or gradient ascent (G cycles)")
+    self.policy_combo.currentIndexChanged.connect(
+        lambda _i: self.set_policy(self.policy_combo.currentData()))
+    tb.addWidget(self.policy_combo)
+    sync_world_combo(self)
+    return self.act
 
-    def reset_camera(self) -> None:
-        self.findings_layer.stop()            # a flight to a finding would undo the reset
-        self.view.reset_camera()
 
-    def top_view(self) -> None:
-        self.findings_layer.stop()
-        self.view.top_view()
-
-    def _sync_world_combo(self) -> None:
-        self.world_combo.blockSignals(True)
-        names = worlds.available()
-        w = self.session.world
-        items = [(n, n) for n in names]
-        if not w.source.startswith("builtin:"):
-            items.append((f"{w.name} ({Path(w.source).name})", w.source))
-        self.world_combo.clear()
-        for text, data in items:
-            self.world_combo.addItem(text, data)
-        current = w.name if w.source.startswith("builtin:") else w.source
-        self.world_combo.setCurrentIndex(max(0, self.world_combo.findData(current)))
-        self.world_combo.blockSignals(False)
+def sync_world_combo(self) -> None:
+    """The world picker lists the built-in worlds and the open world file."""
+    self.world_combo.blockSignals(True)
+    names = worlds.available()
+    w = self.session.world
+    items = [(n, n) for n in names]
+    if not w.source.startswith("builtin:"):
+        items.append((f"{w.name} ({Path(w.source).name})", w.source))
+    self.world_combo.clear()
+    for text, data in items:
+        self.world_combo.addItem(text, data)
+    current = w.name if w.source.startswith("builtin:") else w.source
+    self.world_combo.setCurrentIndex(max(0, self.world_combo.findData(current)))
+    self.world_combo.blockSignals(False)

@@ -1,12 +1,17 @@
-"""Opening worlds and artifacts, saving artifacts and screenshots, the
-unsaved-changes question and the Help dialogs (mixed into MainWindow)."""
+"""The window's files: worlds, artifacts, session directories, screenshots, and the
+Help dialogs. ``FileActions(window)`` asks for paths and confirmations; the
+session does the reading and writing. Every refusal is a dialog *and* one line
+on stderr (a lecturer's terminal shows it too).
+"""
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 from PyQt6.QtWidgets import QFileDialog, QMessageBox
 
-from explorer.session.session import Session
+from explorer.session import Session
 from worlds.errors import InputError
 
 from . import help as help_text
@@ -14,120 +19,176 @@ from . import help as help_text
 APP_NAME = "Reward Landscape Explorer"
 
 
-class FilesMixin:
-    """Mixed into MainWindow."""
+def refuse(parent, title: str, exc: Exception | str) -> None:
+    """A dialog and one line on stderr (never one without the other)."""
+    text = " ".join(str(exc).split())
+    print(f"explorer: {title}: {text}", file=sys.stderr)
+    QMessageBox.critical(parent, title, text)
 
-    # ====================================================== files, worlds
-    def _on_world_picked(self, index: int) -> None:
-        target = self.world_combo.itemData(index)
-        if not self.switch_world(target):
-            self._sync_world_combo()
+
+class FileActions:
+    def __init__(self, window):
+        self.w = window
+
+    @property
+    def session(self) -> Session:
+        return self.w.session
+
+    # ---- worlds -----------------------------------------------------------------
+    def world_picked(self, index: int) -> None:
+        if not self.switch_world(self.w.world_combo.itemData(index)):
+            self.w.sync_world_combo()
 
     def switch_world(self, name_or_path: str) -> bool:
         """Load a world and train a model for it; on a bad file, say why and keep the
         current world. Returns False if nothing changed."""
         try:
-            world = Session.load_world(name_or_path)
+            import worlds
+            world = worlds.load(name_or_path)
         except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot open world", str(exc))
-            self.status(f"World not opened: {exc}")
+            refuse(self.w, "Cannot open world", exc)
+            self.w.status(f"World not opened: {exc}")
             return False
-        if self.jobs.busy:
-            self.status(f"Cannot open world '{world.name}' now: {self.jobs.kind} is running "
-                        "(press Stop first); the current world stays")
+        if self.w.jobs.busy:
+            self.w.status(f"Cannot open world '{world.name}' now: {self.w.jobs.kind} is running "
+                          "(press Stop first); the current world stays")
             return False
-        if not self._maybe_save(f"Open world '{world.name}'"):
+        if not self.maybe_save(f"Open world '{world.name}'"):
             return False
-        self.start_training(world)
+        self.w.start_training(world)
         return True
 
     def open_world_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open world", "", "World files (*.toml)")
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open world", "", "World files (*.toml)")
         if path:
             self.switch_world(path)
 
+    # ---- artifacts ----------------------------------------------------------------
     def open_artifact(self, directory: str) -> bool:
+        if self.w.jobs.busy:
+            self.w.status(f"Cannot open an artifact now: {self.w.jobs.kind} is running (press Stop first)")
+            return False
         try:
-            world, model = self.session.open_artifact(directory)
+            other = Session.from_artifact(directory)
         except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot open artifact", str(exc))
+            refuse(self.w, "Cannot open artifact", exc)
             return False
-        if self.jobs.busy:
-            self.status(f"Cannot open an artifact now: {self.jobs.kind} is running (press Stop first)")
+        if not self.maybe_save("Open artifact"):
             return False
-        if not self._maybe_save("Open artifact"):
-            return False
-        same = world is self.session.world
-        self.session.open(world, model, artifact_path=directory)
-        self._show_new_model(reset_camera=not same)
-        self.status(f"Opened {directory}: {world.name} v{model.version}")
+        self.session.replace_with(other)
+        self.w.status(f"Opened {directory}: {other.world.name} v{other.current}")
         return True
 
     def open_artifact_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open reward artifact (a directory)")
+        path = QFileDialog.getExistingDirectory(self.w, "Open reward artifact (a directory)")
         if path:
             self.open_artifact(path)
 
     def save_artifact(self, path: str | None = None) -> bool:
-        if not self.session.ready:
+        """The current version as a standalone artifact directory (for a policy or a colleague)."""
+        s = self.session
+        if not s.ready:
             return False
-        self._commit_psi()
+        self.w.commit_psi()
         if path is None:
-            start = str(self.session.artifact_path or Path.cwd() / f"{self.session.world.name}-"
-                        f"v{self.session.model.version}")
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Save reward artifact (a directory)", start, "",
-                options=QFileDialog.Option.DontConfirmOverwrite)
+            start = str(Path.cwd() / f"{s.world.name}-v{s.version}")
+            path, _ = QFileDialog.getSaveFileName(self.w, "Save reward artifact (a directory)", start, "",
+                                                  options=QFileDialog.Option.DontConfirmOverwrite)
             if not path:
                 return False
         p = Path(path)
         overwrite = False
         if p.exists() and (not p.is_dir() or any(p.iterdir())):
             if not (p.is_dir() and (p / "artifact.json").is_file()):
-                QMessageBox.critical(self, "Cannot save artifact",
-                                     f"{p}: exists and is not a reward artifact; choose a new name")
+                refuse(self.w, "Cannot save artifact", f"{p}: exists and is not a reward artifact; choose a new name")
                 return False
-            if p != self.session.artifact_path and QMessageBox.question(
-                    self, "Replace artifact?", f"{p} holds an artifact. Replace it?") != \
+            if QMessageBox.question(self.w, "Replace artifact?", f"{p} holds an artifact. Replace it?") != \
                     QMessageBox.StandardButton.Yes:
                 return False
             overwrite = True
         try:
-            out = self.session.save_artifact(p, overwrite=overwrite)
+            out = s.save_artifact(p, overwrite=overwrite)
         except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot save artifact", str(exc))
+            refuse(self.w, "Cannot save artifact", exc)
             return False
-        self.status(f"Saved v{self.session.model.version} to {out}")
-        self._update_title()
+        self.w.status(f"Saved v{s.version} to {out}")
         return True
 
     def screenshot_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save screenshot", "landscape.png",
-                                              "PNG image (*.png)")
+        path, _ = QFileDialog.getSaveFileName(self.w, "Save screenshot", "landscape.png", "PNG image (*.png)")
         if path:
             if not path.lower().endswith(".png"):
                 path += ".png"
-            self.view.screenshot(path)
-            self.status(f"Saved {path}")
+            self.w.view.screenshot(path)
+            self.w.status(f"Saved {path}")
 
-    def _maybe_save(self, doing: str) -> bool:
-        """Ask about unsaved refinements; False means: cancel what was about to happen."""
-        if not (self.ask_on_close and self.session.dirty):
+    # ---- session directories -----------------------------------------------------
+    def new_session_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self.w, "New session: choose an empty directory (or one to "
+                                                     "put a new session directory in)")
+        if not d:
+            return
+        root = Path(d)
+        if (root / "session.json").exists():
+            refuse(self.w, "Cannot start a session", f"{root}: a session already lives here; use "
+                   "File > Open session... instead")
+            return
+        if any(root.iterdir()):
+            root = root / f"{self.session.world.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        self.new_session(root)
+
+    def new_session(self, root) -> bool:
+        """Keep this session's versions and edits in ``root`` from now on."""
+        if self.w.jobs.busy or not self.session.ready:
+            return False
+        self.w.commit_psi()
+        try:
+            self.session.save(root)
+        except (InputError, OSError) as exc:
+            refuse(self.w, "Cannot start a session", exc)
+            return False
+        return True
+
+    def open_session_dialog(self) -> None:
+        d = QFileDialog.getExistingDirectory(self.w, "Open session (a directory with session.json)")
+        if d:
+            self.open_session(d)
+
+    def open_session(self, root) -> bool:
+        if self.w.jobs.busy:
+            return False
+        try:
+            other = Session.open(root)
+        except (InputError, OSError) as exc:
+            refuse(self.w, "Cannot open session", exc)
+            return False
+        if not self.maybe_save("Open session"):
+            other.close()
+            return False
+        self.session.replace_with(other)
+        self.w.status(f"Opened session {root}: {len(other.versions)} versions, current v{other.current}")
+        return True
+
+    def maybe_save(self, doing: str) -> bool:
+        """Ask only about edits that are on no disk; False means: cancel."""
+        s = self.session
+        if not (self.w.ask_on_close and s.dirty):
             return True
         ans = QMessageBox.question(
-            self, "Unsaved changes",
-            f"{doing}: the reward model v{self.session.model.version} has unsaved refinements.",
+            self.w, "Unsaved changes",
+            f"{doing}: this session's edits (up to v{s.version}) are not stored in any directory.",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if ans == QMessageBox.StandardButton.Cancel:
             return False
         if ans == QMessageBox.StandardButton.Save:
-            return self.save_artifact()
+            d = QFileDialog.getExistingDirectory(self.w, "Save the session: choose an empty directory")
+            return bool(d) and self.new_session(d)
         return True
 
-    # ============================================================== help
+    # ---- help ----------------------------------------------------------------------
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", help_text.shortcuts_html())
+        QMessageBox.information(self.w, "Keyboard shortcuts", help_text.shortcuts_html())
 
     def show_about(self) -> None:
-        QMessageBox.about(self, f"About {APP_NAME}", help_text.ABOUT_HTML)
+        QMessageBox.about(self.w, f"About {APP_NAME}", help_text.ABOUT_HTML)

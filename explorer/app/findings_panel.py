@@ -12,13 +12,11 @@ import numpy as np
 from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
-                             QHeaderView, QLabel, QMessageBox, QPushButton, QTreeWidget,
-                             QTreeWidgetItem, QVBoxLayout, QWidget)
+                             QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
+                             QWidget)
 
-from explorer.refine import RefinementError
 from explorer.flywheel.triage import ACCEPTED, PENDING, RANKING_NAMES, RANKINGS, REJECTED
 from explorer.viz.scene import flags_mesh
-from worlds.errors import InputError
 
 from .help import shortcut
 
@@ -124,6 +122,13 @@ class FindingsPanel(QGroupBox):
         self._busy = False
         self.show_triage(None)
 
+    def bind(self, session) -> None:
+        def refresh(*_args) -> None:
+            t = session.triage
+            self.show_triage(t, session.current, t.report.seconds if t is not None else None)
+        for ev in (session.events.reset, session.events.triage, session.events.model):
+            ev.connect(refresh)
+
     # ---- showing ------------------------------------------------------------
     def show_triage(self, triage, current_version: int | None = None, seconds: float | None = None) -> None:
         keep = self.selected_cluster()
@@ -154,7 +159,7 @@ class FindingsPanel(QGroupBox):
                 item.setData(0, Qt.ItemDataRole.UserRole, r.cluster)
                 item.setForeground(1, QBrush(QColor(DECISION_COLOUR[r.decision])))
                 item.setFont(0, bold)
-                item.setToolTip(4, f"region {r.cluster}: {len(r.members)} findings, {r.cells} cells\n"
+                item.setToolTip(4, f"region {i}: {len(r.members)} findings, {r.cells} cells\n"
                                    f"representative #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
                                    f"priority {f.priority:.2f}\n{f.reason}")
                 if len(r.members) > 1:
@@ -191,6 +196,16 @@ class FindingsPanel(QGroupBox):
             self.tree.blockSignals(False)
             self._update_buttons()
 
+    def next_pending(self, after: int | None) -> int | None:
+        """The first pending region *below* ``after`` in the list (wrapping), so the
+        keyboard flow moves on and never goes back to a row just decided."""
+        t = self._triage
+        if t is None or not self._clusters:
+            return None
+        start = self._clusters.index(after) + 1 if after in self._clusters else 0
+        order = self._clusters[start:] + self._clusters[:start]
+        return next((c for c in order if t.region(c).decision == PENDING), None)
+
     def step(self, delta: int) -> int | None:
         """Select the next (+1) or previous (-1) region; returns its cluster."""
         if not self._clusters:
@@ -226,7 +241,7 @@ class FindingsPanel(QGroupBox):
             self.radius.setValue(region.radius)
             self.radius.blockSignals(False)
             f = region.representative
-            self.detail.setText(f"<b>{t.number(cluster)}</b> region {cluster} "
+            self.detail.setText(f"<b>Region {t.number(cluster)}</b> "
                                 f"({len(region.members)} finding{'s' if len(region.members) != 1 else ''}, "
                                 f"{region.cells} cells): #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
                                 f"{f.kind}. {f.reason}")
@@ -274,6 +289,12 @@ class FindingsLayer(QObject):
         self._fly_t0 = 0.0
         self._names: list[str] = []
         view.plotter.installEventFilter(self)
+
+    def bind(self, session, panel: "FindingsPanel") -> None:
+        def refresh(*_args) -> None:
+            self.show(session.triage, panel.selected_cluster())
+        session.events.triage.connect(refresh)
+        session.events.reset.connect(refresh)
 
     @property
     def flying(self) -> bool:
@@ -368,187 +389,3 @@ class _Ball:
     def __init__(self, center, radius: float):
         self.center = center
         self.radius = radius
-
-
-class TriageMixin:
-    """The window's side of Phase 2 (mixed into MainWindow): run the audit in the
-    worker, forward decisions to the session, apply the accepted findings as one
-    flywheel cycle and say what became of it."""
-
-    def _connect_triage(self) -> None:
-        fp = self.findings_panel
-        fp.auditRequested.connect(self.audit)
-        fp.regionSelected.connect(self._on_region_selected)
-        fp.decisionRequested.connect(self._on_decision)
-        fp.radiusRequested.connect(self._on_region_radius)
-        fp.acceptAllRequested.connect(self.accept_all_findings)
-        fp.applyRequested.connect(self.apply_accepted)
-        fp.rankingChanged.connect(self._on_ranking)
-
-    # ---- audit ------------------------------------------------------------------
-    def audit(self) -> None:
-        if not self.is_ready or self.jobs.busy:
-            return
-        self._commit_psi()
-        try:
-            self.jobs.start("audit", lambda stop: self.session.audit_job(stop))
-        except RefinementError as exc:
-            self.status(f"Cannot audit: {exc}")
-            return
-        self.tabs.setCurrentIndex(1)
-        self.status(f"Auditing v{self.session.model.version}: red team, verifier, blue team...")
-        self._update_actions()
-
-    def _on_audit_done(self, result) -> None:
-        self.audit_seconds = result.seconds
-        t = self.session.set_audit(result)
-        c = t.counts()
-        rep = t.report
-        hidden = f"; {c['hidden']} reviewed fine earlier, not proposed again" if c["hidden"] else ""
-        self._refresh_triage()
-        if t.regions:
-            self.findings_panel.select_cluster(t.regions[0].cluster)      # flies there
-        self.status(f"Audit of v{t.version} in {result.seconds:.2f} s: {c['findings']} findings in "
-                    f"{c['regions']} connected regions, {rep.verified} flawed cells{hidden}"
-                    + ("" if t.regions else ": nothing to triage"))
-
-    # ---- triage -------------------------------------------------------------------
-    def _refresh_triage(self) -> None:
-        s = self.session
-        self.findings_panel.show_triage(s.triage, s.model.version if s.model is not None else None,
-                                        self.audit_seconds)
-        self.findings_layer.show(s.triage, self.findings_panel.selected_cluster())
-        self._update_actions()
-
-    def _after_triage_change(self) -> None:
-        self._refresh_triage()
-        self._refresh_history()
-        err, self.session.persist_error = self.session.persist_error, None
-        if err:
-            self._warn("Triage not stored", err)
-            self.status(err)
-
-    def _on_region_selected(self, cluster) -> None:
-        t = self.session.triage
-        self.findings_layer.show(t, cluster)
-        if t is None or cluster is None:
-            return
-        r = t.region(cluster)
-        self.findings_layer.fly_to(r.representative.center)
-        n = len(r.members)
-        self.status(f"Region {t.number(cluster)} ({n} finding{'s' if n != 1 else ''}, {r.cells} cells): "
-                    f"{r.representative.reason}. Y accepts, X rejects, N goes to the next.")
-
-    def step_finding(self, delta: int) -> None:
-        if self.findings_panel.step(delta) is None:
-            self.status("No findings to step through: run Audit first")
-
-    def decide_selected(self, action: str) -> None:
-        cluster = self.findings_panel.selected_cluster()
-        if cluster is None:
-            self.status("Select a region in the findings panel first (N steps through them)")
-            return
-        self.findings_panel._commit_radius()
-        self._on_decision(action, cluster)
-
-    def _on_decision(self, action: str, cluster: int) -> None:
-        t = self.session.triage
-        if t is None or self.jobs.busy:
-            return
-        radius = float(self.findings_panel.radius.value()) if action == "accept" else None
-        had_session = self.session.history is not None
-        try:
-            self.session.decide(action, cluster, radius)
-        except (RefinementError, InputError, KeyError) as exc:
-            self.status(f"Cannot {action}: {exc}")
-            return
-        r = t.region(cluster)
-        n = len(r.members)
-        what = {"accept": f"accepted: its {n} finding{'s' if n != 1 else ''} will be patched at Apply",
-                "reject": "marked reviewed, fine: not proposed again for this version",
-                "reset": "back to pending"}[action]
-        note = ""
-        if not had_session and self.session.history is not None:
-            note = f". Session directory: {self.session.history.root}"
-        self.status(f"Region {t.number(cluster)} {what} (Ctrl+Z undoes){note}")
-        self._after_triage_change()
-        if action in ("accept", "reject"):
-            nxt = next((x.cluster for x in t.regions if x.decision == "pending"), None)
-            if nxt is not None:
-                self.findings_panel.select_cluster(nxt)
-
-    def _on_region_radius(self, cluster: int, radius: float) -> None:
-        try:
-            self.session.decide("radius", cluster, radius)
-        except (RefinementError, InputError, KeyError) as exc:
-            self.status(f"Cannot change the radius: {exc}")
-            return
-        self._refresh_triage()
-
-    def accept_all_findings(self) -> None:
-        if self.session.triage is None or self.jobs.busy:
-            return
-        n = self.session.accept_all()
-        self.status(f"Accepted {n} pending regions (Ctrl+Z undoes one at a time)")
-        self._after_triage_change()
-
-    def _on_ranking(self, ranking: str) -> None:
-        self.session.set_ranking(ranking)
-        self._refresh_triage()
-
-    # ---- apply: one flywheel cycle ----------------------------------------------------
-    def apply_accepted(self) -> None:
-        if not self.is_ready or self.jobs.busy:
-            return
-        self._commit_psi()
-        self._start_landscape_job("cycle", lambda stop: self.session.cycle_job(stop), "Cannot apply",
-                                  "Applying the accepted findings: local patch on their verified flaw cells...")
-
-    def _on_cycle_done(self, result) -> None:
-        had_session = self.session.history is not None
-        try:
-            out = self.session.finish_cycle(result)
-        except (InputError, OSError) as exc:        # the session directory could not be written
-            self._warn("Version not stored", f"The patched model is shown but could not be stored: {exc}")
-            self.status(f"Version not stored: {exc}")
-            self.view.show_values(*self._display())
-            self._refresh_readouts()
-            self._refresh_flywheel()
-            return
-        self.refine_panel.progress.setValue(100)
-        chk = out.check
-        if out.released:
-            note = f" Session directory: {self.session.history.root}." if not had_session else ""
-            self.status(f"Cycle released v{out.version}: flaws {chk['flaws_before']} -> {chk['flaws_after']}, "
-                        f"basin {chk['basin_cells_before']} -> {chk['basin_cells_after']} cells (retention "
-                        f"{chk['basin_retention']:.1%}); red team re-sampled the patched places: "
-                        f"{chk['residual_flaws_in_patched_places']} states between grid points still above "
-                        f"the floor. Audit again for what remains.{note}")
-        else:
-            self._warn("Version not released", out.messages[0])
-            self.status(out.messages[0])
-        self.view.show_values(*self._display())
-        self._refresh_readouts()
-        self._update_title()
-        self._refresh_flywheel()
-        self.policy.update()
-
-    def _update_flywheel_actions(self, busy: bool, ready: bool) -> None:
-        t = self.session.triage
-        accepted = t.counts()["accepted_findings"] if t is not None else 0
-        self.act["audit"].setEnabled(ready and not busy)
-        self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
-        has = t is not None and bool(t.findings)
-        for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
-            self.act[k].setEnabled(has and not busy)
-        self.findings_panel.set_busy(busy, ready)
-        self.history_panel.set_busy(busy or not ready)
-        for k in ("new_session", "open_session"):
-            self.act[k].setEnabled(not busy)
-
-    def _warn(self, title: str, text: str) -> None:
-        """A warning that does not block (the event loop and the view keep running)."""
-        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
-        box.setModal(False)
-        box.show()
-        self.last_warning = box

@@ -7,17 +7,13 @@ Diff colours the current landscape by its change since the selected version.
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView,
-                             QLabel, QMessageBox, QPushButton, QTreeWidget, QTreeWidgetItem,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QAbstractItemView, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                             QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from explorer.session.session import sessions_root
-from worlds.errors import InputError
 
 TIP_KEYS = (("flaws", "flaws remaining", "{:d}"), ("flaws_found", "flaws found by the audit", "{:d}"),
             ("flaws_patched", "flaws patched", "{:d}"), ("flaws_refused", "flaws refused (basin cap)", "{:d}"),
@@ -89,11 +85,18 @@ class HistoryPanel(QGroupBox):
         self._busy = False
         self.show_history([], None, None)
 
-    def show_history(self, entries, current: int | None, root, draft: int | None = None) -> None:
-        """``entries``: VersionEntry list; ``draft``: the shown model's version if it was not
-        released (its regression check failed)."""
+    def bind(self, session) -> None:
+        def refresh(*_args) -> None:
+            if session.ready:
+                self.show_history(session.versions.ordered(), session.current, session.root)
+        for ev in (session.events.reset, session.events.versions, session.events.model):
+            ev.connect(refresh)
+
+    def show_history(self, entries, current: int | None, root) -> None:
+        """``entries``: VersionEntry list, oldest first; the newest is shown and selected
+        when a version is added."""
         keep = self.selected_version()
-        self._current = current
+        previous, self._current = self._current, current
         self.tree.blockSignals(True)
         self.tree.clear()
         self._versions = []
@@ -113,17 +116,17 @@ class HistoryPanel(QGroupBox):
             self.tree.addTopLevelItem(item)
             self._versions.append(e.version)
         self.tree.blockSignals(False)
-        if keep in self._versions:
+        if keep in self._versions and current == previous:
             self.select_version(keep, emit=False)
+        if current in self._versions:
+            # A new or restored current version is always in sight (never below the fold).
+            self.tree.scrollToItem(self.tree.topLevelItem(self._versions.index(current)))
         if root is None:
-            self.where.setText("Not stored yet: the first release creates the session directory.")
+            self.where.setText("Not stored yet: the first edit creates the session directory.")
             self.where.setToolTip("File > New session... chooses the directory yourself")
         else:
             self.where.setText(f"Session: {Path(root).name}")
             self.where.setToolTip(f"Session directory: {root}")
-        if draft is not None:
-            self.where.setText(self.where.text() + f" Shown: v{draft}, a draft (regression check "
-                               "failed: not released).")
         self._update_buttons()
 
     def selected_version(self) -> int | None:
@@ -165,159 +168,3 @@ class HistoryPanel(QGroupBox):
         v = self.selected_version()
         if v is not None:
             signal.emit(v)
-
-
-class HistoryMixin:
-    """The window's side of the versions (mixed into MainWindow): show the history
-    and the metrics plot, preview / diff / restore / export a version, and choose
-    or reopen the session directory."""
-
-    def _connect_history(self) -> None:
-        hp = self.history_panel
-        hp.versionSelected.connect(self.view_version)
-        hp.restoreRequested.connect(self.restore_version)
-        hp.exportRequested.connect(self.export_version_dialog)
-        hp.diffRequested.connect(self.diff_version)
-
-    def _refresh_flywheel(self) -> None:
-        self._refresh_triage()
-        self._refresh_history()
-
-    def _refresh_history(self) -> None:
-        s = self.session
-        h = s.history
-        draft = s.model.version if s.model is not None and h is not None and not s.released else None
-        self.history_panel.show_history(h.entries if h else [], s.released_version,
-                                        h.root if h else None, draft)
-        self.plot.set_series(s.flywheel_series())
-        if h is None:
-            self.session_label.setText("session: not stored yet")
-            self.session_label.setToolTip("The first release creates a session directory under "
-                                          f"{sessions_root()} (File > New session... chooses one)")
-        else:
-            self.session_label.setText(f"session: {h.root.name}")
-            self.session_label.setToolTip(f"Session directory: {h.root}")
-
-    def _release(self, label: str) -> bool:
-        """Release the current model into the history if its regression check passed."""
-        try:
-            entry = self.session.release(label)
-        except (InputError, OSError) as exc:
-            self._warn("Cannot store the version", str(exc))
-            return False
-        return entry is not None
-
-    # ---- looking at versions ---------------------------------------------------
-    def view_version(self, version) -> None:
-        """Show a stored version's landscape (the current version stays current)."""
-        s = self.session
-        if not self.is_ready:
-            return
-        if version is None or (version == s.released_version and s.released):
-            self.viewing = None
-        else:
-            self.viewing = int(version)
-        if self.compare != "after":
-            self.set_compare("after")
-        self._redraw()
-        if self.viewing is not None:
-            e = s.history.entry(self.viewing)
-            self.status(f"Showing v{e.version} ({e.label}); the current version is v{s.model.version}. "
-                        "Restore makes it current, Diff compares, A shows the current one.")
-
-    def _leave_version_view(self) -> None:
-        if self.viewing is not None:
-            self.viewing = None
-            self.history_panel.select_version(None)
-
-    def diff_version(self, version: int) -> None:
-        s = self.session
-        try:
-            s.set_reference(version)
-        except (InputError, OSError) as exc:
-            self.status(f"Cannot compare with v{version}: {exc}")
-            return
-        self.viewing = None
-        self._update_actions()
-        self.set_compare("difference")
-        self._refresh_readouts()
-        self.status(f"Difference: v{s.model.version} - v{version} (red: reward fell since v{version}, "
-                    f"blue: rose). B shows v{version}, A the current version.")
-
-    def restore_version(self, version: int) -> None:
-        if self.jobs.busy:
-            return
-        self._commit_psi()
-        try:
-            self.session.restore(version)
-        except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot restore", str(exc))
-            return
-        self._show_new_model(reset_camera=False)
-        self.status(f"Restored v{version}: it is the current version; refining it again starts a new branch")
-
-    def export_version_dialog(self, version: int) -> None:
-        d = QFileDialog.getExistingDirectory(self, f"Export v{version}: choose a directory to put it in")
-        if d:
-            self.export_version(version, Path(d) / f"{self.session.world.name}-v{version}")
-
-    def export_version(self, version: int, dest) -> Path | None:
-        dest = Path(dest)
-        base, i = dest, 2
-        while dest.exists():
-            dest, i = base.with_name(f"{base.name}-{i}"), i + 1
-        try:
-            out = self.session.export(version, dest)
-        except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot export", str(exc))
-            return None
-        self.status(f"Exported v{version} to {out}")
-        return out
-
-    # ---- session directories ------------------------------------------------------
-    def new_session_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "New session: choose an empty directory (or one to "
-                                                   "put a new session directory in)")
-        if not d:
-            return
-        root = Path(d)
-        if (root / "session.json").exists():
-            QMessageBox.critical(self, "Cannot start a session", f"{root}: a session already lives "
-                                 "here; use File > Open session... instead")
-            return
-        if any(root.iterdir()):
-            root = root / f"{self.session.world.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.new_session(root)
-
-    def new_session(self, root) -> bool:
-        if self.jobs.busy or not self.is_ready:
-            return False
-        self._commit_psi()
-        try:
-            self.session.new_session(root)
-        except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot start a session", str(exc))
-            return False
-        self._refresh_flywheel()
-        self._refresh_readouts()
-        self.status(f"New session in {root}: v{self.session.model.version} is its first version")
-        return True
-
-    def open_session_dialog(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Open session (a directory with session.json)")
-        if d:
-            self.open_session(d)
-
-    def open_session(self, root) -> bool:
-        if self.jobs.busy or not self._maybe_save("Open session"):
-            return False
-        try:
-            model = self.session.open_session(root)
-        except (InputError, OSError) as exc:
-            QMessageBox.critical(self, "Cannot open session", str(exc))
-            return False
-        self._show_new_model(reset_camera=True)
-        h = self.session.history
-        self.status(f"Opened session {root}: {len(h.entries)} versions, current v{model.version}"
-                    + (f"; recovered after a crash: {h.recovered}" if getattr(h, "recovered", None) else ""))
-        return True

@@ -1,10 +1,11 @@
-"""Run a session job (a generator of Snapshots) in a worker thread.
+"""Run a session ``Job`` in a worker thread; let its result in on the GUI thread.
 
 One job at a time: ``start`` refuses a second one (``busy`` is true from
 ``start`` until ``finished`` has been delivered). The worker only iterates the
-generator; every snapshot and the result travel to the GUI thread as queued
-signals, and the GUI decides what to draw and when (the plotter is never
-touched off the GUI thread). Stopping is cooperative: the job checks a
+job's generator; every snapshot and the result travel to the GUI thread as
+queued signals, and there ``job.finish(result)`` lets the result into the
+session (whose events then update every view). The plotter is never touched
+off the GUI thread. Stopping is cooperative: the job checks a
 ``threading.Event`` between steps and returns its last good state.
 
 The worker is a plain ``threading.Thread`` started at once (superqt's workers
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Generator
+from typing import Generator
 
 import torch
 from PyQt6.QtCore import QObject, pyqtSignal
@@ -25,14 +26,16 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 class JobRunner(QObject):
     snapshot = pyqtSignal(object)            # Snapshot
-    succeeded = pyqtSignal(str, object)      # kind, JobResult (None: training was stopped)
-    failed = pyqtSignal(str, object)         # kind, exception
+    succeeded = pyqtSignal(str, object)      # kind, the Outcome job.finish returned
+    failed = pyqtSignal(str, object)         # kind, exception (from the job or its finish)
     finished = pyqtSignal(str)               # kind (after succeeded/failed)
     _returned = pyqtSignal(object, object)   # (worker thread ->) token, ("ok"|"error", payload)
     _ended = pyqtSignal(object)              # (worker thread ->) token
 
-    def __init__(self, parent: QObject | None = None):
+    def __init__(self, session, parent: QObject | None = None):
         super().__init__(parent)
+        self.session = session
+        self.job = None
         self.kind: str | None = None
         self._stop = threading.Event()
         self._done = threading.Event()
@@ -47,14 +50,16 @@ class JobRunner(QObject):
     def busy(self) -> bool:
         return self.kind is not None
 
-    def start(self, kind: str, make: Callable[[threading.Event], Generator]) -> None:
-        """``make(stop_event)`` builds the generator (in the GUI thread, so it may
+    def start(self, job) -> None:
+        """Run ``job`` (a session Job, built in the GUI thread so that building it may
         raise at once, e.g. RefinementError for missing flags). Raises RuntimeError
         if a job is running."""
         if self.busy:
             raise RuntimeError(f"a {self.kind} job is already running")
         stop = threading.Event()
-        gen = make(stop)
+        gen = job.run(stop)
+        kind = job.kind
+        self.job = job
         self._stop = stop
         self._done = threading.Event()
         self._token += 1
@@ -62,6 +67,7 @@ class JobRunner(QObject):
         self.started_at = time.perf_counter()
         self._thread = threading.Thread(target=self._drive, args=(gen, self._done, self._token),
                                         name=f"explorer-job-{kind}", daemon=True)
+        self.session.job_started(kind)
         self._thread.start()
 
     def _drive(self, gen: Generator, done: threading.Event, token: int) -> None:
@@ -104,9 +110,16 @@ class JobRunner(QObject):
         if token != self._token:
             return
         kind, self.kind = self.kind, None
+        job, self.job = self.job, None
+        self.session.job_ended()
         status, payload = value
         if status == "ok":
-            self.succeeded.emit(kind, payload)
+            try:
+                outcome = job.finish(payload)
+            except Exception as exc:  # noqa: BLE001 -- e.g. the session directory could not be written
+                self.failed.emit(kind, exc)
+            else:
+                self.succeeded.emit(kind, outcome)
         else:
             self.failed.emit(kind, payload)
         self.finished.emit(kind or "")

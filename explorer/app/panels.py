@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayou
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
-from explorer.session.session import METHOD_NAMES, METHODS
+from explorer.session import METHOD_NAMES, METHODS, default_flag_radius
 
 from .help import READOUT_TIPS, shortcut
 
@@ -71,6 +71,17 @@ class FlagPanel(QGroupBox):
         self._pending: tuple[int, float] | None = None
         self._commit_timer = QTimer(self, singleShot=True, interval=300)
         self._commit_timer.timeout.connect(self._on_commit_timer)
+
+    def bind(self, session) -> None:
+        """Show the session's flags, now and after every change."""
+        def on_reset() -> None:
+            w = session.world
+            span = float(max(w.bounds_max - w.bounds_min))
+            spacing = span / max(w.resolution - 1, 1)
+            self.configure(max(0.5 * spacing, 0.02 * span), 0.5 * span, default_flag_radius(w))
+            self.refresh(session.flags)
+        session.events.reset.connect(on_reset)
+        session.events.flags.connect(self.refresh)
 
     def configure(self, lo: float, hi: float, default: float) -> None:
         self.radius.blockSignals(True)
@@ -204,6 +215,11 @@ class RefinePanel(QGroupBox):
         lay.addWidget(self.progress)
         lay.addWidget(psi_box)
 
+    def bind(self, session) -> None:
+        """The psi sliders follow the current version's mapping."""
+        session.events.reset.connect(lambda: self.configure_psi(*_psi(session)))
+        session.events.model.connect(lambda m: self.set_psi(m.psi.l_max, m.psi.k))
+
     def method_key(self) -> str:
         return self.method.currentData()
 
@@ -238,6 +254,11 @@ class RefinePanel(QGroupBox):
         self.k.setEnabled(not busy)
 
 
+def _psi(session) -> tuple[float, float, float]:
+    p = session.model.psi
+    return p.l_min, p.l_max, p.k
+
+
 class ReadoutPanel(QGroupBox):
     """What the landscape looks like now, in numbers, each with a tooltip."""
 
@@ -258,11 +279,18 @@ class ReadoutPanel(QGroupBox):
             form.addRow(label, value)
             self.labels[key] = value
 
-    def show_metrics(self, m: dict, patches: int = 0) -> None:
+    def bind(self, session) -> None:
+        """Refresh after anything that changes a number shown here."""
+        def refresh(*_args) -> None:
+            if session.ready:
+                self.show_metrics(session.readouts())
+        for ev in (session.events.reset, session.events.model, session.events.flags, session.events.reference):
+            ev.connect(refresh)
+
+    def show_metrics(self, m: dict) -> None:
         L = self.labels
-        released = m.get("released")
-        state = "" if released is None else (", released" if released else ", draft (not released)")
-        L["version"].setText(f"v{m['version']}, {m.get('patches', patches)} patch kernels{state}")
+        n = m.get("patches", 0)
+        L["version"].setText(f"v{m['version']}, {n} patch kernel{'s' if n != 1 else ''}")
         flaws = f"{m['flaws']} of {m['cells']} cells"
         if "reference_flaws" in m:
             flaws += f" (was {m['reference_flaws']})"
@@ -272,8 +300,8 @@ class ReadoutPanel(QGroupBox):
             basin += f", reward retained {m['basin_retention']:.1%}"
         L["basin"].setText(basin)
         if "flag_max_reward" in m:
-            below = "below" if m["flag_max_reward"] <= m["floor"] else "ABOVE"
-            L["flags"].setText(f"max {m['flag_max_reward']:.2f} inside ({below} floor {m['floor']:g}) "
+            below = "at or below" if m["flag_max_reward"] <= m["floor"] else "ABOVE"
+            L["flags"].setText(f"max {m['flag_max_reward']:.3f} inside ({below} the floor {m['floor']:g}) "
                                f"vs expert median {m['expert_median_reward']:.2f}")
         else:
             L["flags"].setText(f"no flags; expert median {m['expert_median_reward']:.2f}")
@@ -286,7 +314,7 @@ class ReadoutPanel(QGroupBox):
             verdict = "passed" if chk["passed"] else "FAILED"
             L["check"].setText(f"{verdict}: worst basin cell lost {chk['basin_worst_cell_loss']:.1%}, "
                                f"basin {chk['basin_cells_before']} -> {chk['basin_cells_after']} cells")
-        L["cycle"].setText(cycle_text(m.get("cycle", {})))
+        L["cycle"].setText(cycle_text(m))
 
     def show_policy(self, readout) -> None:
         """A PolicyReadout, or None when the policy is off."""
@@ -300,8 +328,8 @@ class ReadoutPanel(QGroupBox):
 
 def cycle_text(c: dict) -> str:
     """found / patched / refused / remaining, and the worst reward left in confirmed regions."""
-    if not c:
-        return "-"
+    if "flaws_found" not in c:
+        return "no cycle yet"
     parts = [f"{name} {c[key]}" for key, name in (("flaws_found", "found"), ("flaws_patched", "patched"),
                                                    ("flaws_refused", "refused"), ("flaws_remaining", "left"))
              if key in c]

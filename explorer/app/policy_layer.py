@@ -16,7 +16,7 @@ import torch
 from PyQt6.QtCore import QObject, pyqtSignal
 from superqt.utils import create_worker
 
-from explorer.session.session import POLICY_NAMES, PolicyReadout, run_policy
+from explorer.policy.policies import POLICY_NAMES, PolicyReadout, default_policy_start, run_policy
 
 MODES = ("off", "value", "gradient")
 MODE_NAMES = {"off": "policy: off", **{k: f"policy: {v}" for k, v in POLICY_NAMES.items()}}
@@ -72,7 +72,7 @@ class PolicyLayer(QObject):
             self._stale = True                 # run again with the newest model when this one ends
             return
         token = self._token
-        worker = create_worker(_gradient, s.model, s.world, s.policy_start(), _start_thread=False)
+        worker = create_worker(_gradient, s.model, s.world, default_policy_start(s.land), _start_thread=False)
         worker.returned.connect(lambda r, t=token: self._on_gradient(r, t))
         worker.errored.connect(lambda _e, t=token: self._on_gradient(None, t))
         worker.finished.connect(self._on_worker_finished)

@@ -60,7 +60,10 @@ def record(s: "Session", step: str, cmd: Command) -> None:
     try:
         if store is None:
             if s.autosave:
-                save(s, s.autosave_dir or auto_session_dir(s.world.name))   # this step included
+                d = s.autosave_dir
+                if d is None or (Path(d) / SESSION_FILE).exists():
+                    d = auto_session_dir(s.world.name)
+                save(s, d)                        # this step included
             return
         store.journal.append(step, cmd.text, cmd.to_dict())
         if store.journal.seq % COMPACT_EVERY == 0:

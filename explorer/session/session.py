@@ -103,6 +103,17 @@ class Session:
         the command history, plus whatever its journal recorded after the last save."""
         return persist.open_session(cls, directory, world)
 
+    def replace_with(self, other: "Session") -> None:
+        """Become ``other`` (a session or artifact just opened), keeping this object's
+        subscribers: the window's views stay connected to the one session they know."""
+        self.close()
+        keep = {"events": self.events, "autosave": self.autosave, "autosave_dir": self.autosave_dir}
+        if self.root is not None and keep["autosave_dir"] is not None:
+            keep["autosave_dir"] = None                 # used by this session already
+        self.__dict__.update({**other.__dict__, **keep})
+        other.events = SessionEvents()
+        self.events.reset.emit()
+
     def reset(self, world: World, model: RewardModel, land: Landscape | None = None,
               label: str = "trained", kind: str = "trained") -> None:
         """A new lineage: ``model`` becomes v1-or-its-number, the only version. Flags

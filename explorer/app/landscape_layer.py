@@ -1,0 +1,112 @@
+"""The 3D view's side of the session: the landscape, the flags, Before / Now /
+Difference, a stored version being looked at, live previews and job progress.
+
+It subscribes to the session's events and draws; it changes nothing in the
+session. What it keeps is only how to look (the compare mode and the version
+being previewed), never what the model is.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from explorer.viz.scene import difference_values
+
+COMPARE = ("after", "before", "difference")
+
+
+class LandscapeLayer(QObject):
+    compareChanged = pyqtSignal(str)
+    built = pyqtSignal()
+
+    def __init__(self, view, session, parent: QObject | None = None):
+        super().__init__(parent)
+        self.view = view
+        self.session = session
+        self.compare = "after"
+        self.viewing: int | None = None          # a stored version previewed from History
+        self._job_base: np.ndarray | None = None
+        ev = session.events
+        ev.reset.connect(self.rebuild)
+        ev.model.connect(lambda _m: self._leave_version_view() or self.redraw())
+        ev.flags.connect(lambda flags: self.view.set_flags(flags))
+        ev.reference.connect(lambda _v: self.redraw())
+        ev.preview.connect(self._on_preview)
+
+    @property
+    def ready(self) -> bool:
+        return self.session.ready and self.view.scene is not None
+
+    def rebuild(self, reset_camera: bool = True) -> None:
+        s = self.session
+        if not s.ready:
+            return
+        self.compare, self.viewing = "after", None
+        self.view.build(s.world, s.land.points, s.reward(), s.flags, reset_camera=reset_camera)
+        self.compareChanged.emit(self.compare)
+        self.built.emit()
+
+    # ---- what to show ----------------------------------------------------------
+    def values(self, reward: np.ndarray | None = None, base: np.ndarray | None = None):
+        """(values, colouring) for the compare mode: now, before, or now - before."""
+        s = self.session
+        if reward is None and self.viewing is not None and self.compare == "after":
+            return s.versions.reward(self.viewing, s.land), "reward"
+        now = s.reward() if reward is None else reward
+        before = s.reference_reward() if base is None else base
+        if self.compare == "before" and before is not None:
+            return before, "reward"
+        if self.compare == "difference" and before is not None:
+            return difference_values(s.world, before, now), "difference"
+        return now, "reward"
+
+    def redraw(self) -> None:
+        if self.ready:
+            self.view.show_values(*self.values())
+
+    def set_compare(self, mode: str) -> None:
+        if mode not in COMPARE:
+            raise ValueError(f"compare mode must be one of {COMPARE}")
+        if self.session.reference_reward() is None:
+            mode = "after"
+        if mode != "after":
+            self.viewing = None          # Before/Difference compare with the current version
+        self.compare = mode
+        self.compareChanged.emit(mode)
+        self.redraw()
+
+    def view_version(self, version: int | None) -> None:
+        """Show a stored version's landscape (the current version stays current)."""
+        self.viewing = None if version is None or version == self.session.current else int(version)
+        if self.compare != "after":
+            self.compare = "after"
+            self.compareChanged.emit("after")
+        self.redraw()
+
+    def _leave_version_view(self) -> None:
+        self.viewing = None
+
+    # ---- live values -----------------------------------------------------------------
+    def _on_preview(self, reward) -> None:
+        if not self.ready:
+            return
+        if reward is None:
+            self.redraw()
+        else:
+            self.view.show_values(*self.values(reward))
+
+    def job_started(self) -> None:
+        """Remember what the landscape was, so progress can be shown against it."""
+        if self.ready:
+            self._job_base = self.session.reward().copy()
+            self.viewing = None
+            if self.compare == "before":
+                self.set_compare("after")
+
+    def show_progress(self, reward: np.ndarray) -> None:
+        if self.ready:
+            self.view.show_values(*self.values(reward, self._job_base))
+
+    def job_ended(self) -> None:
+        self._job_base = None
+        self.redraw()

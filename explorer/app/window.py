@@ -1,0 +1,484 @@
+"""The desktop explorer: one window, one view over one ``Session``.
+
+The window builds its parts, binds each to the session's events (so none is
+refreshed by hand after a model change), forwards what the person does to the
+session, and runs the session's jobs in a worker thread (``jobs.py``). It holds
+no learning logic and no state the session does not, except how to look at it
+(camera, compare mode, the version previewed). ``run()`` is ``explorer gui``.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter,
+                             QTabWidget, QVBoxLayout, QWidget)
+
+import worlds
+from explorer.refine import RefinementError
+from explorer.session import METHOD_NAMES, Session, Snapshot
+from explorer.policy.policies import POLICY_NAMES
+from worlds.errors import InputError
+
+from . import actions
+from .files import APP_NAME, FileActions, refuse
+from .findings_panel import FindingsLayer, FindingsPanel
+from .flywheel_controls import FlywheelControls
+from .flywheel_plot import FlywheelPlot
+from .history_panel import HistoryPanel
+from .jobs import JobRunner
+from .landscape_layer import LandscapeLayer
+from .panels import FlagPanel, ReadoutPanel, RefinePanel
+from .policy_layer import PolicyLayer
+from .view3d import LandscapeView
+
+
+class MainWindow(QMainWindow):
+    """``MainWindow(world, artifact=None, model=None, train=True, session_dir=None)``:
+    the constructor never blocks; ``modelReady`` fires (and ``is_ready`` turns true)
+    whenever a new model is shown, ``jobDone(kind)`` after every job."""
+    modelReady = pyqtSignal()
+    jobDone = pyqtSignal(str)
+
+    def __init__(self, world: str | worlds.World = "cube", artifact: str | None = None, model=None,
+                 train: bool = True, session_dir: str | None = None):
+        super().__init__()
+        self.session = Session(world if isinstance(world, worlds.World) else worlds.load(world))
+        self.session.autosave = True          # every edit is stored as it is made
+        self.ask_on_close = True              # tests turn the unsaved-changes question off
+        self.is_ready = False
+        self.last_status = ""
+        self.last_warning: QMessageBox | None = None
+        self._queued_refine = False
+        self._closed = False
+        self.jobs = JobRunner(self.session, self)
+        self.files = FileActions(self)
+        self._build_ui()
+        self._bind()
+        self.resize(1480, 920)
+        s = self.session
+        if session_dir is not None and (Path(session_dir) / "session.json").exists():
+            s.replace_with(Session.open(session_dir))
+        elif artifact is not None:
+            s.replace_with(Session.from_artifact(artifact))
+        elif model is not None:
+            s.reset(s.world, model)
+        elif train:
+            self.start_training()
+        if session_dir is not None and s.root is None:
+            s.autosave_dir = Path(session_dir)     # a new directory: the first edit creates it there
+        self._update_title()
+
+    # ================================================================ building
+    def _build_ui(self) -> None:
+        s = self.session
+        self.view = LandscapeView(self)
+        self.setCentralWidget(self.view)
+        self.layer = LandscapeLayer(self.view, s, self)
+        self.flag_panel, self.refine_panel, self.readouts = FlagPanel(), RefinePanel(), ReadoutPanel()
+        self.findings_panel, self.history_panel, self.plot = FindingsPanel(), HistoryPanel(), FlywheelPlot()
+        self.findings_layer = FindingsLayer(self.view, self)
+        self.policy = PolicyLayer(self.view, s, busy=lambda: self.jobs.busy, parent=self)
+        refine_tab = QWidget()
+        lay = QVBoxLayout(refine_tab)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.refine_panel)
+        lay.addWidget(self.flag_panel, 1)
+        flywheel_tab = QSplitter(Qt.Orientation.Vertical)
+        flywheel_tab.setChildrenCollapsible(False)
+        flywheel_tab.addWidget(self.findings_panel)
+        flywheel_tab.addWidget(self.history_panel)
+        flywheel_tab.setStretchFactor(0, 3)
+        flywheel_tab.setStretchFactor(1, 2)
+        self.history_panel.layout().insertWidget(2, self.plot)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(refine_tab, "Refine && flags")
+        self.tabs.addTab(flywheel_tab, "Flywheel")
+        self.tabs.setTabToolTip(0, "Refine with your own flags, reshape g_psi")
+        self.tabs.setTabToolTip(1, "Audit, triage the findings, apply them; versions and their metrics")
+        side = QWidget()
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.tabs, 1)
+        lay.addWidget(self.readouts)
+        self.dock = QDockWidget("Explorer", self)
+        self.dock.setObjectName("side")
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.dock.setWidget(side)
+        self.dock.setMinimumWidth(420)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.flywheel = FlywheelControls(self)
+        actions.build(self)
+        self.mode_label, self.session_label = QLabel(), QLabel()
+        self.statusBar().addPermanentWidget(self.session_label)
+        self.statusBar().addPermanentWidget(self.mode_label)
+        self._update_mode_label()
+        self._progress_timer = QTimer(self, singleShot=True, interval=100)
+        self._progress_timer.timeout.connect(self._show_progress)
+        self._latest_snap: Snapshot | None = None
+
+    def _bind(self) -> None:
+        """Every part follows the session; the window reacts to what it must say."""
+        s, ev = self.session, self.session.events
+        for part in (self.flag_panel, self.refine_panel, self.readouts, self.findings_panel, self.history_panel):
+            part.bind(s)
+        self.findings_layer.bind(s, self.findings_panel)
+        ev.reset.connect(self._on_reset)
+        ev.message.connect(self.status)
+        for sig in (ev.commands, ev.busy, ev.model, ev.triage, ev.versions, ev.flags):
+            sig.connect(self._update_actions)
+        for sig in (ev.model, ev.versions):
+            sig.connect(self._update_title)
+        ev.model.connect(lambda _m: self.policy.update())
+        ev.versions.connect(self._plot_series)
+        ev.model.connect(self._plot_series)
+        self.layer.compareChanged.connect(self._on_compare_changed)
+        self.layer.built.connect(lambda: (self.findings_layer.redraw(), self.policy.redraw()))
+        self.view.clicked.connect(self._on_click)
+        self.policy.readoutChanged.connect(self.readouts.show_policy)
+        self.flag_panel.deleteRequested.connect(self.delete_flag)
+        self.flag_panel.radiusPreview.connect(self._preview_radius)
+        self.flag_panel.radiusCommitted.connect(lambda fid, r: self._try("resize", lambda: s.resize_flag(fid, r)))
+        self.flag_panel.selectionChanged.connect(lambda _fid: self._update_actions())
+        self.refine_panel.refineRequested.connect(self.refine)
+        self.refine_panel.stopRequested.connect(self.stop_job)
+        self.refine_panel.psiMoved.connect(self._on_psi_moved)
+        self.refine_panel.psiReleased.connect(self.commit_psi)
+        self.jobs.snapshot.connect(self._on_snapshot)
+        self.jobs.succeeded.connect(self._on_job_succeeded)
+        self.jobs.failed.connect(self._on_job_failed)
+        self.jobs.finished.connect(self._on_job_finished)
+        self._psi_timer = QTimer(self, singleShot=True, interval=30)      # <= the render rate
+        self._psi_timer.timeout.connect(self._apply_psi)
+        self._psi_commit = QTimer(self, singleShot=True, interval=400)    # keyboard edits
+        self._psi_commit.timeout.connect(self.commit_psi)
+        self._psi_pending: tuple[float, float] | None = None
+
+    def _on_reset(self) -> None:
+        self.is_ready = self.session.ready
+        actions.sync_world_combo(self)
+        self._update_title()
+        self._update_actions()
+        self._plot_series()
+        self.policy.update()
+        if self.is_ready:
+            self.modelReady.emit()
+        if self.session.recovery:
+            msg, self.session.recovery = self.session.recovery, None
+            QTimer.singleShot(0, lambda: self._warn("Recovered an interrupted session", msg, info=True))
+
+    # ================================================================ status
+    def status(self, text: str, ms: int = 0) -> None:
+        self.last_status = text
+        self.statusBar().showMessage(text, ms)
+
+    def _warn(self, title: str, text: str, info: bool = False) -> None:
+        """A message that does not block (the event loop and the view keep running)."""
+        if self._closed:
+            return
+        print(f"explorer: {title}: {text}", file=sys.stderr)
+        box = QMessageBox(QMessageBox.Icon.Information if info else QMessageBox.Icon.Warning, title, text,
+                          QMessageBox.StandardButton.Ok, self)
+        box.setModal(False)
+        box.show()
+        self.status(text)
+        self.last_warning = box
+
+    def _try(self, what: str, fn) -> bool:
+        try:
+            fn()
+            return True
+        except (RefinementError, InputError, KeyError, ValueError) as exc:
+            self.status(f"Cannot {what}: {exc}")
+            return False
+
+    def _update_mode_label(self) -> None:
+        self.mode_label.setText("Flag tool ON: click places a flag, drag rotates"
+                                if self.act["flag_tool"].isChecked()
+                                else "Drag rotates; Shift+click places a flag (F: flag tool)")
+
+    def _update_title(self, *_args) -> None:
+        s = self.session
+        self.setWindowTitle(f"{s.title()}[*] - {APP_NAME}")
+        self.setWindowModified(s.dirty)
+        root = s.root
+        self.session_label.setText(f"session: {root.name}" if root else "session: not stored yet")
+        self.session_label.setToolTip(f"Session directory: {root}" if root else
+                                      "The first edit stores the session (File > New session... chooses where)")
+
+    def _update_actions(self, *_args) -> None:
+        if self._closed:
+            return
+        s, busy = self.session, self.jobs.busy
+        ready = s.ready and self.is_ready
+        self.act["undo"].setText(s.undo_text())
+        self.act["undo"].setEnabled(s.can_undo())
+        self.act["redo"].setText(s.redo_text())
+        self.act["redo"].setEnabled(s.can_redo())
+        self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
+        for k in ("refine", "save_artifact", "audit"):
+            self.act[k].setEnabled(ready and not busy)
+        for k in ("train", "open_world", "open_artifact", "new_session", "open_session"):
+            self.act[k].setEnabled(not busy)
+        self.world_combo.setEnabled(not busy)
+        self.act["stop"].setEnabled(busy)
+        has_before = ready and s.reference_version is not None
+        self.act["show_before"].setEnabled(has_before)
+        self.act["show_difference"].setEnabled(has_before)
+        self.refine_panel.set_busy(busy or not ready)
+        t = s.triage
+        accepted = t.counts()["accepted_findings"] if t is not None else 0
+        self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
+        for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
+            self.act[k].setEnabled(t is not None and bool(t.findings) and not busy)
+        self.findings_panel.set_busy(busy, ready)
+        self.history_panel.set_busy(busy or not ready)
+
+    def _plot_series(self, *_args) -> None:
+        s = self.session
+        if s.ready:
+            self.plot.set_series([(e.version, e.metrics) for e in s.versions.lineage(s.current)])
+
+    def _on_compare_changed(self, mode: str) -> None:
+        self.act[{"after": "show_after", "before": "show_before", "difference": "show_difference"}[mode]] \
+            .setChecked(True)
+
+    # ================================================================ the view
+    def set_compare(self, mode: str) -> None:
+        self.layer.set_compare(mode)
+
+    def _on_reverse(self, on: bool) -> None:
+        self.view.set_reverse(on)
+
+    def _on_flag_tool(self, _on: bool) -> None:
+        self._update_mode_label()
+
+    def reset_camera(self) -> None:
+        self.findings_layer.stop()            # a flight to a finding would undo the reset
+        self.view.reset_camera()
+
+    def top_view(self) -> None:
+        self.findings_layer.stop()
+        self.view.top_view()
+
+    def sync_world_combo(self) -> None:
+        actions.sync_world_combo(self)
+
+    # ================================================================ flags
+    def _on_click(self, x: float, y: float, mods) -> None:
+        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
+        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
+        if not (self.act["flag_tool"].isChecked() or shift or ctrl):
+            return
+        if not self.is_ready or self.jobs.kind == "train":
+            self.status("No reward model yet: wait for training to finish")
+            return
+        idx = self.view.pick(x, y)
+        if idx is None:
+            self.status("No visible cell under the cursor: click on the coloured landscape", 4000)
+            return
+        centre = tuple(float(v) for v in self.session.land.points[idx])
+        selected = self.flag_panel.selected_id()
+        if ctrl and selected is not None:
+            if self._try("move the flag", lambda: self.session.move_flag(selected, centre)):
+                self.status(f"Moved flag #{selected} to ({', '.join(f'{v:+.2f}' for v in centre)})")
+            return
+        flag = self.session.flag(centre, self.flag_panel.new_flag_radius())
+        self.flag_panel.select(flag.id)
+        self.status(f"Flag {flag.describe()} placed (Ctrl+Z undoes)")
+        if self.refine_panel.auto.isChecked():
+            self.refine()
+
+    def delete_flag(self, flag_id: int | None) -> None:
+        if flag_id is not None and self._try("delete the flag", lambda: self.session.delete_flag(flag_id)):
+            self.status(f"Deleted flag #{flag_id} (Ctrl+Z undoes)")
+
+    def _preview_radius(self, flag_id: int, radius: float) -> None:
+        self.view.set_flags([f if f.id != flag_id else type(f)(f.id, f.center, radius, f.kind)
+                             for f in self.session.flags])
+
+    def undo(self) -> None:
+        self._try("undo", self.session.undo)
+
+    def redo(self) -> None:
+        self._try("redo", self.session.redo)
+
+    # ================================================================ jobs
+    def start_job(self, make, refused: str) -> bool:
+        """Build a session job and run it in the worker; False (with the reason) if refused."""
+        if not self.is_ready and refused != "Cannot train":
+            return False
+        if self.jobs.busy:
+            self.status(f"{refused}: {METHOD_NAMES.get(self.jobs.kind, self.jobs.kind)} is running; wait for it "
+                        "or press Stop")
+            return False
+        self.commit_psi()
+        try:
+            job = make()
+            self.jobs.start(job)
+        except (RefinementError, InputError) as exc:
+            self.status(f"{refused}: {exc}")
+            return False
+        self.layer.job_started()
+        self.history_panel.select_version(None, emit=False)
+        self.refine_panel.progress.setValue(0)
+        self.status(f"{job.title}...")
+        return True
+
+    def start_training(self, world: worlds.World | None = None) -> None:
+        self.start_job(lambda: self.session.training_job(world=world), "Cannot train")
+
+    def train_again(self) -> None:
+        if not self.jobs.busy and self.files.maybe_save("Train a new model"):
+            self.start_training()
+
+    def refine(self) -> None:
+        if not self.is_ready:
+            return
+        if self.jobs.busy and self.jobs.kind in ("local", "data"):
+            self._queued_refine = True        # auto-refine: run again when this one ends
+            self.status(f"A {METHOD_NAMES[self.jobs.kind]} refinement is running: the next refinement is "
+                        "queued and starts when it ends (Stop cancels the running one)")
+            return
+        method = self.refine_panel.method_key()
+        self.start_job(lambda: self.session.refine_job(method), "Cannot refine")
+
+    def stop_job(self) -> None:
+        if self.jobs.busy:
+            self.jobs.stop()
+            self.status(f"Stopping {METHOD_NAMES.get(self.jobs.kind, self.jobs.kind)}... (keeping the last "
+                        "good state)")
+
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        """Only the newest snapshot counts: values go to the view's next frame, text to
+        the next progress tick (each widget repaint recomposes the GL window)."""
+        if self._closed:
+            return
+        self._latest_snap = snap
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+        if snap.reward is not None:
+            self.layer.show_progress(snap.reward)
+
+    def _show_progress(self) -> None:
+        snap, self._latest_snap = self._latest_snap, None
+        job = self.jobs.job
+        if snap is None or self._closed or job is None:
+            return
+        if snap.total:
+            self.refine_panel.progress.setValue(int(100 * snap.step / snap.total))
+        loss = f", loss {snap.loss:.2e}" if snap.loss == snap.loss else ""
+        detail = f": {snap.message}" if snap.message and snap.stage != "train" else ""
+        self.status(f"{job.title}: step {snap.step:,}/{snap.total:,}{loss}{detail}")
+
+    def _on_job_succeeded(self, kind: str, outcome) -> None:
+        if self._closed:
+            return
+        self.refine_panel.progress.setValue(100)
+        if kind == "audit":
+            self.flywheel.audit_done()
+        elif kind == "cycle" and outcome is not None and outcome.version is None:
+            self._warn("Version not released", outcome.message)
+
+    def _on_job_failed(self, kind: str, exc: Exception) -> None:
+        if self._closed:
+            return
+        if isinstance(exc, (RefinementError, InputError)):
+            self.status(f"{METHOD_NAMES.get(kind, kind)}: {exc}")
+        else:
+            refuse(self, f"{METHOD_NAMES.get(kind, kind)} failed", f"{type(exc).__name__}: {exc}")
+            self.status(f"{kind} failed: {exc}")
+
+    def _on_job_finished(self, kind: str) -> None:
+        if self._closed:
+            return
+        self._latest_snap = None
+        self.layer.job_ended()
+        if self.policy.deferred:
+            self.policy.update()
+        self._update_actions()
+        self.jobDone.emit(kind)
+        if self._queued_refine and kind != "train":
+            self._queued_refine = False
+            self.refine()
+
+    # ================================================================ psi
+    def _on_psi_moved(self, l_max: float, k: float) -> None:
+        if not self.is_ready or self.jobs.busy:
+            return
+        self._psi_pending = (l_max, k)
+        if not self._psi_timer.isActive():
+            self._psi_timer.start()
+        self._psi_commit.start()          # commits after a pause unless the slider is held
+
+    def _apply_psi(self) -> None:
+        if self._psi_pending is not None and self.is_ready and not self.jobs.busy:
+            self.session.preview_psi(*self._psi_pending)
+
+    def commit_psi(self) -> None:
+        """One version (one undo step) per psi edit: on release, or after a pause."""
+        if self.refine_panel.sliding():
+            return                        # the release commits
+        self._psi_commit.stop()
+        pending, self._psi_pending = self._psi_pending, None
+        if pending is not None and self.is_ready and not self.jobs.busy:
+            self._try("reshape g_psi", lambda: self.session.set_psi(*pending))
+
+    # ================================================================ policy
+    def set_policy(self, mode: str) -> None:
+        """off | value | gradient: draw that policy's path over the current reward."""
+        i = self.policy_combo.findData(mode)
+        if i != self.policy_combo.currentIndex():
+            self.policy_combo.setCurrentIndex(i)          # comes back here through the combo
+            return
+        self.policy.set_mode(mode)
+        if mode != "off" and self.session.ready:
+            from explorer.policy.policies import default_policy_start
+            start = ", ".join(f"{v:+.2f}" for v in default_policy_start(self.session.land))
+            self.status(f"Policy: {POLICY_NAMES[mode]} from ({start}), the cell farthest from the "
+                        "expert support; its outcome and the runtime gate are in the readouts")
+
+    def cycle_policy(self) -> None:
+        modes = [self.policy_combo.itemData(i) for i in range(self.policy_combo.count())]
+        self.set_policy(modes[(modes.index(self.policy.mode) + 1) % len(modes)])
+
+    # ================================================================ closing
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        if not self._closed and not self.files.maybe_save("Quit"):
+            ev.ignore()
+            return
+        self.shutdown()
+        ev.accept()
+
+    def shutdown(self) -> None:
+        """Stop the job, the timers and the plotter; fold the journal in (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.jobs.wait(10.0)
+        self.policy.wait(10_000)
+        self.session.close()
+        self.findings_layer.stop()
+        for t in (self._psi_timer, self._psi_commit, self._progress_timer):
+            t.stop()
+        self.view.stop()
+        self.view.plotter.close()
+
+
+def run(world: str = "cube", artifact: str | None = None, session: str | None = None,
+        presenter: bool = False) -> int:
+    """Open the explorer on a world (training its model in the background), an
+    artifact, or a session directory."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    try:
+        window = MainWindow(world=world, artifact=artifact, session_dir=session)
+    except (InputError, OSError) as exc:
+        print(f"explorer gui: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        QMessageBox.critical(None, "Cannot open", str(exc))
+        return 2
+    if presenter and hasattr(window, "set_presenter"):
+        window.set_presenter(True)
+    window.show()
+    return app.exec()
