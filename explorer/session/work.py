@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
 from explorer.flywheel import pipeline
@@ -28,6 +29,9 @@ from .jobs import METHOD_NAMES, METHODS, Job
 
 if TYPE_CHECKING:
     from .session import Session
+
+
+NO_CHANGE = 1e-4          # reward units: a "refinement" that changes less made no version
 
 
 @dataclass
@@ -60,6 +64,13 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
     parent = s.model
     before = s.land.reward().copy()
     s.land.set_model(child, same_expertness=same)
+    change = float(np.max(np.abs(s.land.reward() - before))) if len(before) else 0.0
+    if change <= NO_CHANGE:
+        s.land.set_model(parent, same_expertness=same)
+        msg = (f"{label}: no grid cell's reward changed by more than {NO_CHANGE:g} (largest change "
+               f"{change:.1e}); no new version, v{parent.version} stays")
+        s.events.message.emit(msg)
+        return Outcome(None, msg)
     check = regression_check(before, s.land)
     if gate and not check["passed"]:
         s.land.set_model(parent, same_expertness=same)

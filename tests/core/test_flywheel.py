@@ -2,16 +2,12 @@
 policies and Gymnasium env that consume an artifact."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
 from explorer.flywheel.audit import Auditor
 from explorer.flywheel.pipeline import CycleSettings, run_cycle, run_cycles, select
-from explorer.session.store import History, SessionError
 from explorer.model.landscape import Landscape
-from explorer.model.metrics import in_flags
 from explorer.refine import RefinementError
 
 
@@ -68,33 +64,6 @@ def test_accept_parsing():
     for bad in ("top:x", "top:0", "some"):
         with pytest.raises(RefinementError):
             select(A, bad)
-
-
-def test_session_history_round_trip(tmp_path, cube, cube_model, cleaned):
-    _, final = cleaned
-    h = History.create(tmp_path / "s", cube_model)
-    child = final.clone()
-    child.parent, child.version = 1, 2
-    h.add(child, "cleaned")
-    again = History.open(tmp_path / "s")
-    assert [e.version for e in again.entries] == [1, 2] and again.current == 2
-    assert again.entry(2).parent == 1 and again.lineage(2) == [1, 2]
-    pts = cube.grid().points
-    assert np.array_equal(again.load(2).reward(pts), final.reward(pts))
-    restored = again.restore(1)
-    assert History.open(tmp_path / "s").current == 1
-    branch = restored.next_version()                  # v2 again: renumbered, not overwritten
-    again.add(branch, "branch")
-    assert [e.version for e in again.entries] == [1, 2, 3] and again.entry(3).parent == 1
-    again.export(2, tmp_path / "exported")
-    assert (tmp_path / "exported" / "artifact.json").exists()
-    with pytest.raises(SessionError):
-        History.create(tmp_path / "s", cube_model)
-    meta = json.loads((tmp_path / "s" / "session.json").read_text())
-    meta["versions"][0]["directory"] = "../../etc"
-    (tmp_path / "s" / "session.json").write_text(json.dumps(meta))
-    with pytest.raises(SessionError, match="inside the session"):
-        History.open(tmp_path / "s")
 
 
 def test_policies_and_gym_env_reuse_the_artifact(cube, cube_model, cleaned):
