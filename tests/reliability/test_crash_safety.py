@@ -16,37 +16,34 @@ from pathlib import Path
 import pytest
 
 from explorer.model import artifact
-from explorer.model.flags import load_flags
-from explorer.session.store import History
+from explorer.session import Session
+from explorer.session.store import SessionStore
 
 WRITER = textwrap.dedent('''
-    import sys, time, torch
+    import sys, torch
     torch.set_num_threads(1)
-    import worlds
-    from explorer.model.flags import FlagSet
-    from explorer.session.store import History
-    from explorer.model.learning import config_for, train
-    root = sys.argv[1]
-    w = worlds.load("cube")
-    m = train(w, config_for(w, steps=50))
-    h = History.open(root)
-    fs = FlagSet()
+    from explorer.session import Session
+    s = Session.open(sys.argv[1])
     print("ready", flush=True)
     i = 0
     while True:
         i += 1
-        fs.add((0.1 * (i % 10), 0.0, 0.0), 0.2)
-        fs.save(root + "/flags.json", "cube")
-        child = m.next_version()
-        child.metrics = {"i": i}
-        h.add(child, f"write {i}")
+        f = s.flag((0.9 - 0.05 * (i % 30), 0.9, 0.9), 0.2)
+        try:
+            s.refine("local")                   # a new version: its artifact, then the journal line
+        except Exception:
+            pass
+        if i % 3 == 0:
+            s.save(s.root)                      # session.json rewritten
 ''')
 
 
 @pytest.fixture(scope="module")
 def seeded_session(tmp_path_factory, cube, cube_model):
     root = tmp_path_factory.mktemp("crash") / "session"
-    History.create(root, cube_model)
+    s = Session(cube, cube_model.clone())
+    s.save(root)
+    s.close()
     return root
 
 
@@ -64,17 +61,17 @@ def test_kill_9_at_random_points_loses_nothing(seeded_session):
         p.send_signal(signal.SIGKILL)
         p.wait()
         kills += 1
-        h = History.open(root)                     # session.json is always whole
-        recovered += len(h.recovered)
-        versions = [e.version for e in h.entries]
+        store, state, listed_again = SessionStore.open(root)   # session.json is always whole
+        recovered += len(listed_again)
+        versions = [e.version for e in state.versions]
         assert len(versions) == len(set(versions))
         assert seen_versions <= set(versions)      # nothing listed before is lost
-        for e in h.entries:                        # every listed version loads completely
+        for e in state.versions:                   # every listed version loads completely
             artifact.load(root / e.directory)
         seen_versions = set(versions)
-        if (root / "flags.json").exists():
-            flags, world = load_flags(root / "flags.json")
-            assert world == "cube"
+        s = Session.open(root)                     # and the session opens, journal replayed
+        assert s.version in seen_versions and all(f.radius == 0.2 for f in s.flags)
+        s.close()
     print(f"\nkill points tried: {kills}; versions afterwards: {len(seen_versions)}, all loadable; "
           f"unlisted versions recovered: {recovered}")
     assert kills == 8 and len(seen_versions) > 1
