@@ -25,7 +25,7 @@ QT_DISPLAY = textwrap.dedent('''
     from PyQt6.QtWidgets import QApplication
     app = QApplication(sys.argv[:1])
     import worlds
-    from explorer.app.main_window import MainWindow
+    from explorer.app.window import MainWindow
     from benchmarks.display_bench import display_update
     w = MainWindow(worlds.load("%(world)s"))
     w.ask_on_close = False
@@ -47,7 +47,7 @@ PEAK_MEMORY = textwrap.dedent('''
     from PyQt6.QtWidgets import QApplication
     app = QApplication(sys.argv[:1])
     import numpy as np, worlds
-    from explorer.app.main_window import MainWindow
+    from explorer.app.window import MainWindow
     w = MainWindow(worlds.load("%(world)s"))
     w.ask_on_close = False
     w.show()
@@ -55,7 +55,7 @@ PEAK_MEMORY = textwrap.dedent('''
         app.processEvents()
     land = w.session.land
     r = land.reward()
-    w.session.flags.add(tuple(float(v) for v in land.points[int(np.argmax(r * land.flaw_mask(r) * land.distance))]), 0.5)
+    w.session.flag(tuple(float(v) for v in land.points[int(np.argmax(r * land.flaw_mask(r) * land.distance))]), 0.5)
     done = []
     w.jobDone.connect(lambda k: done.append(k))
     w.refine()

@@ -72,7 +72,7 @@ def trained_cube():
 
 
 def open_window(qtbot, world, model=None, **kw):
-    from explorer.app.main_window import MainWindow
+    from explorer.app.window import MainWindow
     window = MainWindow(world, model=model.clone() if model is not None else None, **kw)
     window.ask_on_close = False
     qtbot.addWidget(window, before_close_func=lambda w: setattr(w, "ask_on_close", False))

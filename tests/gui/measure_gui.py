@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     import worlds
-    from explorer.app.main_window import MainWindow
+    from explorer.app.window import MainWindow
     from explorer.model.learning import config_for, train
     from explorer.viz import scene as sc
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.repeats):
             w = open_window()
             s = w.session
-            s.flags.add(tuple(float(v) for v in s.land.points[spurious(w)]), 0.5)
+            s.flag(tuple(float(v) for v in s.land.points[spurious(w)]), 0.5)
             w.refine_panel.method.setCurrentIndex(w.refine_panel.method.findData(method))
             ticks: list[float] = []
             timer = QTimer()
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 original(values, mode)
             w.view._apply = traced
             flag_seen: list[float] = []
-            w.session.flags.listeners.append(lambda: flag_seen.append(time.perf_counter()))
+            w.session.events.flags.connect(lambda _f: flag_seen.append(time.perf_counter()))
             done = []
             w.jobDone.connect(lambda _k: done.append(time.perf_counter()))
             pump(0.1)

@@ -40,7 +40,7 @@ def test_click_in_flag_mode_places_a_flag_on_the_clicked_cell(qtbot, window):
     assert "Flag tool ON" in window.mode_label.text()
     QTest.mouseClick(window.view.plotter, LEFT, NO, QPoint(x, y))
     qtbot.waitUntil(lambda: len(window.session.flags) == 1, timeout=3000)
-    flag = window.session.flags.snapshot()[0]
+    flag = window.session.flags[0]
     assert np.linalg.norm(np.asarray(flag.center) - target) <= grid_spacing(window.session.world) + 1e-6
     assert flag.radius == pytest.approx(window.flag_panel.radius.value())
     assert window.flag_panel.table.rowCount() == 1
@@ -88,11 +88,11 @@ def test_undo_and_redo_restore_the_flag_list_exactly(qtbot, window):
     x, y = to_qt(window.view, land.points[cell])
     window.act["flag_tool"].setChecked(True)
     plotter = window.view.plotter
-    states = [window.session.flags.snapshot()]
+    states = [window.session.flags]
 
     def record():
         settle(qtbot, window, 30)
-        states.append(window.session.flags.snapshot())
+        states.append(window.session.flags)
 
     # add two flags by clicking
     QTest.mouseClick(plotter, LEFT, NO, QPoint(x, y))
@@ -106,12 +106,12 @@ def test_undo_and_redo_restore_the_flag_list_exactly(qtbot, window):
     second = window.flag_panel.selected_id()
     # change the selected flag's radius with the slider (one undo step)
     window.flag_panel.radius.setValue(0.5)          # as typed: committed after a short pause
-    qtbot.waitUntil(lambda: window.session.flags.get(second).radius == pytest.approx(0.5),
+    qtbot.waitUntil(lambda: window.session.get_flag(second).radius == pytest.approx(0.5),
                     timeout=3000)
     record()
     # move it with Ctrl+click onto the first cell
     QTest.mouseClick(plotter, LEFT, Qt.KeyboardModifier.ControlModifier, QPoint(x, y))
-    qtbot.waitUntil(lambda: window.session.flags.get(second).center != states[-1][1].center,
+    qtbot.waitUntil(lambda: window.session.get_flag(second).center != states[-1][1].center,
                     timeout=3000)
     record()
     # delete the first flag from the panel
@@ -124,12 +124,12 @@ def test_undo_and_redo_restore_the_flag_list_exactly(qtbot, window):
     # Undo all the way back, comparing each state, then redo all the way forward.
     for expected in reversed(states[:-1]):
         window.act["undo"].trigger()
-        assert window.session.flags.snapshot() == expected
+        assert window.session.flags == expected
         assert window.flag_panel.table.rowCount() == len(expected)
     assert not window.act["undo"].isEnabled()
     for expected in states[1:]:
         window.act["redo"].trigger()
-        assert window.session.flags.snapshot() == expected
+        assert window.session.flags == expected
     assert window.act["redo"].text() == "Nothing to redo"
 
 
@@ -142,7 +142,7 @@ def test_keyboard_shortcuts_toggle_the_flag_tool_and_undo(qtbot, window):
     assert not window.view.plotter._closed            # pyvista's 'q'/'e' never reach VTK
     qtbot.keyClick(window.view.plotter, Qt.Key.Key_Q)
     assert not window.view.plotter._closed
-    window.session.flags.add(tuple(window.session.land.points[spurious_cell(window)]), 0.3)
+    window.session.flag(tuple(window.session.land.points[spurious_cell(window)]), 0.3)
     qtbot.keyClick(window.view.plotter, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(window.session.flags) == 0
     qtbot.keyClick(window.view.plotter, Qt.Key.Key_Z,
@@ -166,16 +166,16 @@ def _other_visible_cell(window, first: int) -> int:
 def test_dragging_the_radius_slider_is_one_undo_step(qtbot, window):
     from .conftest import slider_handle
     s = window.session
-    s.flags.add(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.3)
+    s.flag(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.3)
     window.flag_panel.select(1)
     inner, handle = slider_handle(window.flag_panel.radius)
     QTest.mousePress(inner, LEFT, NO, handle)
     for i in range(1, 8):
         QTest.mouseMove(inner, handle + QPoint(5 * i, 0))
         qtbot.wait(60)
-    assert s.flags.get(1).radius == 0.3 and s.flags.undo_text() == "Undo: add flag #1"
+    assert s.get_flag(1).radius == 0.3 and s.undo_text() == "Undo: add flag #1"
     QTest.mouseRelease(inner, LEFT, NO, handle + QPoint(35, 0))
-    qtbot.waitUntil(lambda: s.flags.get(1).radius > 0.3, timeout=3000)
-    assert s.flags.undo_text().startswith("Undo: radius of flag #1 0.30 -> ")
+    qtbot.waitUntil(lambda: s.get_flag(1).radius > 0.3, timeout=3000)
+    assert s.undo_text().startswith("Undo: radius of flag #1 0.30 -> ")
     window.act["undo"].trigger()
-    assert s.flags.get(1).radius == 0.3 and s.flags.undo_text() == "Undo: add flag #1"
+    assert s.get_flag(1).radius == 0.3 and s.undo_text() == "Undo: add flag #1"

@@ -57,8 +57,8 @@ def test_audit_then_accept_a_region_and_apply_releases_a_new_version(qtbot, wind
     s, fp, hp = window.session, window.findings_panel, window.history_panel
     flaws0, basin0 = s.readouts()["flaws"], s.readouts()["basin_cells"]
     t = _audit(qtbot, window)
-    record_property("audit_seconds_in_gui", round(window.audit_seconds, 3))
-    print(f"\naudit of v1 in the GUI worker: {window.audit_seconds:.3f} s, "
+    record_property("audit_seconds_in_gui", round(t.report.seconds, 3))
+    print(f"\naudit of v1 in the GUI worker: {t.report.seconds:.3f} s, "
           f"{len(t.findings)} findings in {len(t.regions)} regions")
     assert window.tabs.currentIndex() == 1 and fp.isVisible()
     assert fp.tree.topLevelItemCount() == len(t.regions) >= 1
@@ -81,11 +81,11 @@ def test_audit_then_accept_a_region_and_apply_releases_a_new_version(qtbot, wind
     assert t.region(rep.cluster).decision == ACCEPTED
     assert len(t.accepted_findings()) == len(rep.members)
     assert _rows(fp.tree)[0] == "accepted" and "finding_labels_accepted-labels" in window.view.plotter.actors
-    assert window.act["undo"].text().startswith("Undo: accept region")
+    assert window.act["undo"].text().startswith("Undo: accept region 1")
 
     _run(qtbot, window, fp.apply_button, "cycle")
     settle(qtbot, window)
-    assert s.model.version == 2 and s.released
+    assert s.model.version == 2 and s.versions.entry(2).kind == "cycle"
     assert hp.versions() == [1, 2]
     assert "v2 *" == hp.tree.topLevelItem(1).text(0)
     m = s.readouts()
@@ -94,11 +94,18 @@ def test_audit_then_accept_a_region_and_apply_releases_a_new_version(qtbot, wind
     assert window.plot.points == 2
     assert s.triage is None and fp.tree.topLevelItemCount() == 0
     assert not [n for n in window.view.plotter.actors if n.startswith("finding_")]   # answered
-    assert (s.history.root / "session.json").exists()
-    assert "xdg" in s.history.root.parts and s.history.root.name.startswith("cube-")
+    assert (s.root / "session.json").exists()
+    assert "xdg" in s.root.parts and s.root.name.startswith("cube-")
     edit = s.model.edits[-1]
     assert edit["cycle"] and edit["audit_of_version"] == 1 and len(edit["findings"]) == len(t.findings)
     assert "session:" in window.session_label.text()
+    # Ctrl+Z undoes the cycle (not a decision before it): v1 current, the triage back.
+    assert window.act["undo"].text() == "Undo: apply accepted findings: v1 -> v2"
+    window.act["undo"].trigger()
+    settle(qtbot, window)
+    assert s.version == 1 and s.triage is t and hp.versions() == [1, 2]
+    window.act["redo"].trigger()
+    assert s.version == 2
 
 
 def test_three_cycles_with_triage_history_diff_restore_export_and_reopen(qtbot, window, tmp_path,
@@ -154,7 +161,7 @@ def test_three_cycles_with_triage_history_diff_restore_export_and_reopen(qtbot, 
     _click(qtbot, fp.accept_all_button)
     _run(qtbot, window, fp.apply_button, "cycle")
     assert hp.versions() == [1, 2, 3, 4] and window.plot.points >= 3
-    series = [m for _, m in s.flywheel_series()]
+    series = [e.metrics for e in s.versions.lineage(s.current)]
     assert series[-1]["flaws"] <= series[1]["flaws"] < series[0]["flaws"]
     assert all(m["basin_cells"] == basin for m in series[1:])          # the basin never shrank
     assert all("policy_true_return" in m for m in series)
@@ -162,13 +169,13 @@ def test_three_cycles_with_triage_history_diff_restore_export_and_reopen(qtbot, 
     # Selecting an old version shows its landscape; Diff colours by the change since it.
     _click_row(qtbot, hp.tree, 0)
     settle(qtbot, window)
-    assert window.viewing == 1
+    assert window.layer.viewing == 1
     shown = np.asarray(window.view.scene.mesh["reward"])
-    assert np.allclose(shown, s.version_reward(1), atol=1e-6)
+    assert np.allclose(shown, s.versions.reward(1, s.land), atol=1e-6)
     assert int((shown > s.world.floor).sum()) > int((s.reward() > s.world.floor).sum())
     _click(qtbot, hp.diff_button)
     settle(qtbot, window)
-    assert window.view.scene.mode == "difference" and window.compare == "difference"
+    assert window.view.scene.mode == "difference" and window.layer.compare == "difference"
     diff = np.asarray(window.view.scene.mesh["reward"])
     assert np.nanmin(diff) < -0.5                                       # spurious reward fell
     window.act["show_after"].trigger()
@@ -186,10 +193,11 @@ def test_three_cycles_with_triage_history_diff_restore_export_and_reopen(qtbot, 
     _click_row(qtbot, hp.tree, 1)
     _click(qtbot, hp.restore_button)
     settle(qtbot, window)
-    assert s.model.version == 2 and s.history.current == 2
-    assert s.readouts()["flaws"] == s.history.entry(2).metrics["flaws"]
+    assert s.model.version == 2
+    assert s.readouts()["flaws"] == s.versions.entry(2).metrics["flaws"]
     assert hp.tree.topLevelItem(1).text(0) == "v2 *"
-    root = s.history.root
+    root = s.root
+    window.session.close()
 
     # The session directory reopens with the same versions (at the restored one).
     again = open_window(qtbot, s.world, None, session_dir=str(root), train=False)
@@ -203,20 +211,20 @@ def test_three_cycles_with_triage_history_diff_restore_export_and_reopen(qtbot, 
 
 
 def test_a_failed_regression_check_keeps_the_parent_and_says_why(qtbot, window, monkeypatch):
-    import explorer.session.session as session_mod
+    import explorer.flywheel.pipeline as pipeline
     s, fp = window.session, window.findings_panel
     _audit(qtbot, window)
     _click(qtbot, fp.accept_all_button)
-    real = session_mod.regression_check
+    real = pipeline.regression_check
 
     def failing(before, land, *a, **k):
         out = real(before, land, *a, **k)
         out.update(passed=False, basin_worst_cell_loss=0.25)
         return out
-    monkeypatch.setattr(session_mod, "regression_check", failing)
+    monkeypatch.setattr(pipeline, "regression_check", failing)
     _run(qtbot, window, fp.apply_button, "cycle")
     # nothing released (the session directory exists since the first decision: its journal)
-    assert s.model.version == 1 and (s.history is None or [e.version for e in s.history.entries] == [1])
+    assert s.model.version == 1 and sorted(s.versions.entries) == [1]
     assert "not released" in window.last_status and "25.0%" in window.last_status
     assert window.last_warning is not None and window.last_warning.isVisible()
     assert s.triage is not None and s.triage.counts()["accepted"] >= 1  # decisions kept to retry
@@ -245,3 +253,25 @@ def test_policy_path_outcome_and_runtime_gate_in_the_readouts(qtbot, window):
     window.policy_combo.setCurrentIndex(window.policy_combo.findData("off"))
     assert "policy_path" not in window.view.plotter.actors
     assert window.readouts.labels["policy"].text().startswith("off")
+
+
+def test_the_triage_keyboard_flow_never_changes_a_decision_just_made(qtbot, window):
+    """X on a region, N, Y: the rejection stays (the selection moves on down the list,
+    never back to a row decided a moment ago)."""
+    s, fp = window.session, window.findings_panel
+    _audit(qtbot, window)
+    _click(qtbot, fp.accept_all_button)
+    _run(qtbot, window, fp.apply_button, "cycle")
+    t = _audit(qtbot, window)
+    assert len(t.regions) >= 3
+    window.activateWindow()
+    window.view.plotter.setFocus()
+    fp.select_cluster(t.regions[1].cluster)              # start on the second row
+    second = t.regions[1].cluster
+    qtbot.keyClick(window.view.plotter, Qt.Key.Key_X)      # reject row 2
+    assert t.region(second).decision == REJECTED
+    assert fp.selected_cluster() == t.regions[2].cluster   # moved on to row 3, not back to row 1
+    qtbot.keyClick(window.view.plotter, Qt.Key.Key_N)      # row 4 (or wraps)
+    qtbot.keyClick(window.view.plotter, Qt.Key.Key_Y)
+    assert t.region(second).decision == REJECTED           # the rejection was not overwritten
+    assert t.counts()["accepted"] == 1

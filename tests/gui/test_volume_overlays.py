@@ -27,7 +27,7 @@ def test_slice_and_isosurface_follow_the_landscape(qtbot, window):
     image_array = vol.image["reward"]
     before = np.array(image_array)
     s = window.session
-    s.flags.add(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.5)
+    s.flag(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.5)
     slice_actor = vol.slice_actor
     with qtbot.waitSignal(window.jobDone, timeout=60_000):
         qtbot.mouseClick(window.refine_panel.refine_button, Qt.MouseButton.LeftButton)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.gui
 
 
 def test_training_at_start_runs_in_a_worker_with_progress(qtbot):
-    from explorer.app.main_window import MainWindow
+    from explorer.app.window import MainWindow
     snaps = []
     window = MainWindow("cube")                       # returns at once; training runs behind
     window.ask_on_close = False
@@ -67,8 +67,13 @@ def test_picking_ridge_in_the_world_list_trains_and_shows_it(qtbot, window):
     index = combo.findData("ridge")
     assert index >= 0
     combo.setCurrentIndex(index)
+    statuses = []
+    window.statusBar().messageChanged.connect(statuses.append)
     with qtbot.waitSignal(window.modelReady, timeout=90_000):
         combo.activated.emit(index)
+    # the status bar names the world being trained, not the one shown before
+    training = [m for m in statuses if m.startswith("Training E_theta")]
+    assert training and all("'ridge'" in m for m in training)
     _check_terrain_shown(qtbot, window, "ridge")
 
 
@@ -148,37 +153,43 @@ def _check_terrain_shown(qtbot, window, name):
                      Qt.KeyboardModifier.ShiftModifier, QPoint(x, y))
     qtbot.waitUntil(lambda: len(s.flags) == 1, timeout=3000)
     spacing = float(np.max(s.world.bounds_max - s.world.bounds_min)) / (s.world.resolution - 1)
-    assert np.linalg.norm(np.asarray(s.flags.snapshot()[0].center) - target) <= 1.5 * spacing
+    assert np.linalg.norm(np.asarray(s.flags[0].center) - target) <= 1.5 * spacing
 
 
 def test_artifact_save_and_open_round_trip(qtbot, window, tmp_path):
     s = window.session
-    s.flags.add(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.5)
+    s.flag(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.5)
     with qtbot.waitSignal(window.jobDone, timeout=30_000):
         window.refine()
-    assert window.isWindowModified()
     out = tmp_path / "cube-v2"
-    assert window.save_artifact(str(out))
-    assert not window.isWindowModified() and "cube-v2" in window.windowTitle()
+    assert window.files.save_artifact(str(out))
+    assert "cube v2" in window.windowTitle() and "Saved v2" in window.last_status
     reward = s.reward().copy()
     window.train_again()
     qtbot.waitUntil(lambda: not window.jobs.busy and s.model.version == 1, timeout=60_000)
-    assert window.open_artifact(str(out))
+    assert window.files.open_artifact(str(out))
     assert s.model.version == 2 and np.allclose(s.reward(), reward, atol=1e-6)
 
 
-def test_closing_with_unsaved_changes_asks_and_cancel_keeps_the_window(qtbot, trained_cube,
-                                                                        monkeypatch):
+def test_closing_never_asks_about_edits_that_are_stored_and_asks_about_the_rest(
+        qtbot, trained_cube, monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     world, model = trained_cube
     window = open_window(qtbot, world, model)
     window.ask_on_close = True
     s = window.session
-    s.flags.add(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.5)
+    s.flag(tuple(float(v) for v in s.land.points[spurious_cell(window)]), 0.5)
     with qtbot.waitSignal(window.jobDone, timeout=30_000):
         window.refine()
     asked = []
     monkeypatch.setattr(QMessageBox, "question", staticmethod(
         lambda *a, **k: asked.append(a[1]) or QMessageBox.StandardButton.Cancel))
+    assert s.root is not None and not s.dirty            # every edit is in the session directory
+    assert window.files.maybe_save("Open world 'ridge'") and asked == []
+    s.autosave = False                                    # a session with edits on no disk asks first
+    s.replace_with(type(s)(world, model.clone()))
+    s.flag((0.1, 0.2, 0.3), 0.2)
+    assert s.dirty
     window.close()
     assert asked == ["Unsaved changes"] and window.isVisible()
     monkeypatch.setattr(QMessageBox, "question",
