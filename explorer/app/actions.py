@@ -53,9 +53,9 @@ def build(w) -> dict[str, QAction]:
         "save_artifact": a("save_artifact", "&Save artifact...", self.files.save_artifact),
         "screenshot": a("screenshot", "Screens&hot (PNG)...", self.files.screenshot_dialog),
         "quit": a("quit", "&Quit", self.close),
-        "undo": a("undo", "Undo", self.undo),
-        "redo": a("redo", "Redo", self.redo),
-        "delete_flag": a("delete_flag", "&Delete flag", lambda: self.delete_flag(
+        "undo": a("undo", "Undo", lambda: self.edits.undo()),
+        "redo": a("redo", "Redo", lambda: self.edits.redo()),
+        "delete_flag": a("delete_flag", "&Delete flag", lambda: self.edits.delete_flag(
             self.flag_panel.selected_id())),
         "flag_tool": a("flag_tool", "&Flag tool", self._on_flag_tool, checkable=True),
         "reset_camera": a("reset_camera", "&Reset camera", self.reset_camera),
@@ -78,7 +78,7 @@ def build(w) -> dict[str, QAction]:
                             lambda: self.flywheel.decide_selected("reject")),
         "new_session": a("new_session", "&New session...", self.files.new_session_dialog),
         "open_session": a("open_session", "Open sessio&n...", self.files.open_session_dialog),
-        "policy_cycle": a("policy_cycle", "Next &policy", self.cycle_policy),
+        "policy_cycle": a("policy_cycle", "Next &policy", lambda: self.edits.cycle_policy()),
         "shortcuts": a("", "&Keyboard shortcuts", self.files.show_shortcuts),
         "about": a("", "&About", self.files.show_about),
     }
@@ -152,7 +152,7 @@ def build(w) -> dict[str, QAction]:
     self.policy_combo.setToolTip("A policy consuming the reward, drawn over the landscape: value "
                                  "iteration on the grid or gradient ascent (G cycles)")
     self.policy_combo.currentIndexChanged.connect(
-        lambda _i: self.set_policy(self.policy_combo.currentData()))
+        lambda _i: self.edits.set_policy(self.policy_combo.currentData()))
     tb.addWidget(self.policy_combo)
     sync_world_combo(self)
     return self.act

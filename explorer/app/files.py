@@ -89,7 +89,7 @@ class FileActions:
         s = self.session
         if not s.ready:
             return False
-        self.w.commit_psi()
+        self.w.edits.commit_psi()
         if path is None:
             start = str(Path.cwd() / f"{s.world.name}-v{s.version}")
             path, _ = QFileDialog.getSaveFileName(self.w, "Save reward artifact (a directory)", start, "",
@@ -141,7 +141,7 @@ class FileActions:
         """Keep this session's versions and edits in ``root`` from now on."""
         if self.w.jobs.busy or not self.session.ready:
             return False
-        self.w.commit_psi()
+        self.w.edits.commit_psi()
         try:
             self.session.save(root)
         except (InputError, OSError) as exc:

@@ -127,7 +127,7 @@ class FlywheelControls:
     def restore(self, version: int) -> None:
         if self.w.jobs.busy:
             return
-        self.w.commit_psi()
+        self.w.edits.commit_psi()
         if self._try(f"restore v{version}", lambda: self.s.restore(version)):
             self.w.status(f"Restored v{version}: it is the current version; refining it again starts a "
                           "new branch (Ctrl+Z goes back)")

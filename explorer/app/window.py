@@ -18,10 +18,10 @@ from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMe
 import worlds
 from explorer.refine import RefinementError
 from explorer.session import METHOD_NAMES, Session, Snapshot
-from explorer.policy.policies import POLICY_NAMES
 from worlds.errors import InputError
 
 from . import actions
+from .edit_controls import EditControls
 from .files import APP_NAME, FileActions, refuse
 from .findings_panel import FindingsLayer, FindingsPanel
 from .flywheel_controls import FlywheelControls
@@ -135,25 +135,15 @@ class MainWindow(QMainWindow):
         ev.model.connect(self._plot_series)
         self.layer.compareChanged.connect(self._on_compare_changed)
         self.layer.built.connect(lambda: (self.findings_layer.redraw(), self.policy.redraw()))
-        self.view.clicked.connect(self._on_click)
         self.policy.readoutChanged.connect(self.readouts.show_policy)
-        self.flag_panel.deleteRequested.connect(self.delete_flag)
-        self.flag_panel.radiusPreview.connect(self._preview_radius)
-        self.flag_panel.radiusCommitted.connect(lambda fid, r: self._try("resize", lambda: s.resize_flag(fid, r)))
         self.flag_panel.selectionChanged.connect(lambda _fid: self._update_actions())
         self.refine_panel.refineRequested.connect(self.refine)
         self.refine_panel.stopRequested.connect(self.stop_job)
-        self.refine_panel.psiMoved.connect(self._on_psi_moved)
-        self.refine_panel.psiReleased.connect(self.commit_psi)
         self.jobs.snapshot.connect(self._on_snapshot)
         self.jobs.succeeded.connect(self._on_job_succeeded)
         self.jobs.failed.connect(self._on_job_failed)
         self.jobs.finished.connect(self._on_job_finished)
-        self._psi_timer = QTimer(self, singleShot=True, interval=30)      # <= the render rate
-        self._psi_timer.timeout.connect(self._apply_psi)
-        self._psi_commit = QTimer(self, singleShot=True, interval=400)    # keyboard edits
-        self._psi_commit.timeout.connect(self.commit_psi)
-        self._psi_pending: tuple[float, float] | None = None
+        self.edits = EditControls(self)
 
     def _on_reset(self) -> None:
         self.is_ready = self.session.ready
@@ -265,45 +255,6 @@ class MainWindow(QMainWindow):
     def sync_world_combo(self) -> None:
         actions.sync_world_combo(self)
 
-    # ================================================================ flags
-    def _on_click(self, x: float, y: float, mods) -> None:
-        shift = bool(mods & Qt.KeyboardModifier.ShiftModifier)
-        ctrl = bool(mods & Qt.KeyboardModifier.ControlModifier)
-        if not (self.act["flag_tool"].isChecked() or shift or ctrl):
-            return
-        if not self.is_ready or self.jobs.kind == "train":
-            self.status("No reward model yet: wait for training to finish")
-            return
-        idx = self.view.pick(x, y)
-        if idx is None:
-            self.status("No visible cell under the cursor: click on the coloured landscape", 4000)
-            return
-        centre = tuple(float(v) for v in self.session.land.points[idx])
-        selected = self.flag_panel.selected_id()
-        if ctrl and selected is not None:
-            if self._try("move the flag", lambda: self.session.move_flag(selected, centre)):
-                self.status(f"Moved flag #{selected} to ({', '.join(f'{v:+.2f}' for v in centre)})")
-            return
-        flag = self.session.flag(centre, self.flag_panel.new_flag_radius())
-        self.flag_panel.select(flag.id)
-        self.status(f"Flag {flag.describe()} placed (Ctrl+Z undoes)")
-        if self.refine_panel.auto.isChecked():
-            self.refine()
-
-    def delete_flag(self, flag_id: int | None) -> None:
-        if flag_id is not None and self._try("delete the flag", lambda: self.session.delete_flag(flag_id)):
-            self.status(f"Deleted flag #{flag_id} (Ctrl+Z undoes)")
-
-    def _preview_radius(self, flag_id: int, radius: float) -> None:
-        self.view.set_flags([f if f.id != flag_id else type(f)(f.id, f.center, radius, f.kind)
-                             for f in self.session.flags])
-
-    def undo(self) -> None:
-        self._try("undo", self.session.undo)
-
-    def redo(self) -> None:
-        self._try("redo", self.session.redo)
-
     # ================================================================ jobs
     def start_job(self, make, refused: str) -> bool:
         """Build a session job and run it in the worker; False (with the reason) if refused."""
@@ -313,7 +264,7 @@ class MainWindow(QMainWindow):
             self.status(f"{refused}: {METHOD_NAMES.get(self.jobs.kind, self.jobs.kind)} is running; wait for it "
                         "or press Stop")
             return False
-        self.commit_psi()
+        self.edits.commit_psi()
         try:
             job = make()
             self.jobs.start(job)
@@ -403,46 +354,6 @@ class MainWindow(QMainWindow):
             self._queued_refine = False
             self.refine()
 
-    # ================================================================ psi
-    def _on_psi_moved(self, l_max: float, k: float) -> None:
-        if not self.is_ready or self.jobs.busy:
-            return
-        self._psi_pending = (l_max, k)
-        if not self._psi_timer.isActive():
-            self._psi_timer.start()
-        self._psi_commit.start()          # commits after a pause unless the slider is held
-
-    def _apply_psi(self) -> None:
-        if self._psi_pending is not None and self.is_ready and not self.jobs.busy:
-            self.session.preview_psi(*self._psi_pending)
-
-    def commit_psi(self) -> None:
-        """One version (one undo step) per psi edit: on release, or after a pause."""
-        if self.refine_panel.sliding():
-            return                        # the release commits
-        self._psi_commit.stop()
-        pending, self._psi_pending = self._psi_pending, None
-        if pending is not None and self.is_ready and not self.jobs.busy:
-            self._try("reshape g_psi", lambda: self.session.set_psi(*pending))
-
-    # ================================================================ policy
-    def set_policy(self, mode: str) -> None:
-        """off | value | gradient: draw that policy's path over the current reward."""
-        i = self.policy_combo.findData(mode)
-        if i != self.policy_combo.currentIndex():
-            self.policy_combo.setCurrentIndex(i)          # comes back here through the combo
-            return
-        self.policy.set_mode(mode)
-        if mode != "off" and self.session.ready:
-            from explorer.policy.policies import default_policy_start
-            start = ", ".join(f"{v:+.2f}" for v in default_policy_start(self.session.land))
-            self.status(f"Policy: {POLICY_NAMES[mode]} from ({start}), the cell farthest from the "
-                        "expert support; its outcome and the runtime gate are in the readouts")
-
-    def cycle_policy(self) -> None:
-        modes = [self.policy_combo.itemData(i) for i in range(self.policy_combo.count())]
-        self.set_policy(modes[(modes.index(self.policy.mode) + 1) % len(modes)])
-
     # ================================================================ closing
     def closeEvent(self, ev) -> None:  # noqa: N802
         if not self._closed and not self.files.maybe_save("Quit"):
@@ -460,7 +371,7 @@ class MainWindow(QMainWindow):
         self.policy.wait(10_000)
         self.session.close()
         self.findings_layer.stop()
-        for t in (self._psi_timer, self._psi_commit, self._progress_timer):
+        for t in (self.edits.psi_timer, self.edits.psi_commit_timer, self._progress_timer):
             t.stop()
         self.view.stop()
         self.view.plotter.close()

@@ -1,7 +1,7 @@
 """One command history for every edit a person makes.
 
 Each command stores only what it changed (a delta), knows how to do and undo
-itself through a few narrow session methods, says in words what it is ("add
+itself through the few ``apply_*`` functions at the end of this module, says in words what it is ("add
 flag #3", "refine (local patch): v2 -> v3"), and round-trips through JSON so
 the history survives save and open. Stack discipline keeps commands valid: a
 decision on a triage is always undone before the audit that made the triage.
@@ -65,10 +65,10 @@ class FlagEdit(Command):
         return f"radius of flag #{a.id} {b.radius:.2f} -> {a.radius:.2f}"
 
     def do(self, s: "Session") -> None:
-        s._swap_flag(self.before, self.after, self.index)
+        apply_flag(s, self.before, self.after, self.index)
 
     def undo(self, s: "Session") -> None:
-        s._swap_flag(self.after, self.before, self.index)
+        apply_flag(s, self.after, self.before, self.index)
 
     def to_dict(self) -> dict:
         return {"type": "flag", "index": self.index,
@@ -89,10 +89,10 @@ class Decide(Command):
         return self.what
 
     def do(self, s: "Session") -> None:
-        s._set_decisions(self.serial, {c: new for c, (_, new) in self.changes.items()})
+        apply_decisions(s, self.serial, {c: new for c, (_, new) in self.changes.items()})
 
     def undo(self, s: "Session") -> None:
-        s._set_decisions(self.serial, {c: old for c, (old, _) in self.changes.items()})
+        apply_decisions(s, self.serial, {c: old for c, (old, _) in self.changes.items()})
 
     def to_dict(self) -> dict:
         return {"type": "decide", "serial": self.serial, "what": self.what,
@@ -111,10 +111,10 @@ class SetAudit(Command):
         return f"audit of v{self.new.version}" if self.new is not None else "clear the audit"
 
     def do(self, s: "Session") -> None:
-        s._set_triage(self.new)
+        apply_triage(s, self.new)
 
     def undo(self, s: "Session") -> None:
-        s._set_triage(self.old)
+        apply_triage(s, self.old)
 
     def to_dict(self) -> dict:
         return {"type": "audit", "old": triage_to_dict(self.old), "new": triage_to_dict(self.new)}
@@ -140,18 +140,61 @@ class ChangeVersion(Command):
         return f"{self.NAMES.get(self.kind, self.kind)}: v{self.old} -> v{self.new}"
 
     def do(self, s: "Session") -> None:
-        s._set_current(self.new)
+        apply_current(s, self.new)
         if self.kind == "cycle":
-            s._set_triage(self.triage_new)
+            apply_triage(s, self.triage_new)
 
     def undo(self, s: "Session") -> None:
-        s._set_current(self.old)
+        apply_current(s, self.old)
         if self.kind == "cycle":
-            s._set_triage(self.triage_old)
+            apply_triage(s, self.triage_old)
 
     def to_dict(self) -> dict:
         return {"type": "version", "kind": self.kind, "old": self.old, "new": self.new,
                 "triage_old": triage_to_dict(self.triage_old), "triage_new": triage_to_dict(self.triage_new)}
+
+
+# ------------------------------------------------------------------ what commands do
+# Each changes one part of the session and emits the event for it.
+def apply_flag(s: "Session", before: Flag | None, after: Flag | None, index: int) -> None:
+    if before is None:
+        s._flags.insert(min(index, len(s._flags)), after)
+        s.next_flag_id = max(s.next_flag_id, after.id + 1)
+    elif after is None:
+        s._flags.pop(s._index(before.id))
+    else:
+        s._flags[s._index(before.id)] = after
+    s.events.flags.emit(s.flags)
+
+
+def apply_decisions(s: "Session", serial: int, decisions: dict) -> None:
+    t = s._require_triage()
+    if t.serial != serial:
+        raise ValueError(f"the decision belongs to audit #{serial}, not the one shown (#{t.serial})")
+    for cluster, (decision, radius) in decisions.items():
+        t.set_region(cluster, decision, radius)
+    s.reviews.set_version(t.version, t.reviewed())     # a rejection is not proposed again
+    s.events.triage.emit(t)
+
+
+def apply_triage(s: "Session", triage: Triage | None) -> None:
+    s.triage = triage
+    if triage is not None:
+        s.triage_serial = max(s.triage_serial, triage.serial)
+        triage.rank(s.ranking)
+        s.reviews.set_version(triage.version, triage.reviewed())
+    s.events.triage.emit(triage)
+
+
+def apply_current(s: "Session", version: int) -> None:
+    from .work import same_expertness
+    model = s.versions.model(version)
+    s.land.set_model(model, same_expertness=same_expertness(s.land.model, model))
+    s.current = version
+    s.reference = None
+    s.last_check = model.edits[-1].get("regression_check") if model.edits else None
+    s.events.model.emit(model)
+    s.events.versions.emit()
 
 
 # ------------------------------------------------------------------ the history

@@ -4,17 +4,8 @@ One world, its display-grid landscape, every version of the reward model (and
 which one is current), the person's flags, the triage of the last audit, and
 one command history over all of it. Every edit is a command (do/undo, one
 history); every change emits an event (``events.py``) that views subscribe to.
-No Qt: the window is one view over this object, a script or notebook another::
-
-    from explorer import Session
-    s = Session.train("cube", seed=0)
-    s.flag((-0.47, 1.0, -0.89), radius=0.5)
-    v = s.refine("local")              # blocks; returns the new version number
-    s.undo(); s.redo()
-    report = s.audit()
-    s.cycle(accept="top:4")
-    s.metrics()
-    s.save("runs/demo"); t = Session.open("runs/demo")
+No Qt: the window is one view over this object, a script or notebook another
+(the README's "Scripting from Python" shows the public names, a contract).
 
 Long work (training, refinement, audit, applying findings) is a ``Job``
 (``jobs.py``): the window runs its generator in a worker thread and calls
@@ -37,13 +28,12 @@ from explorer.flywheel.triage import ReviewLog, Triage
 from explorer.model.flags import FLAG_KINDS, MAX_FLAGS, Flag, check_center, check_radius
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for
-from explorer.model.metrics import landscape_metrics
 from explorer.model.reward_model import RewardModel
 from explorer.refine import RefinementError
 from worlds import World
 from worlds.errors import InputError
 
-from . import persist, work
+from . import persist, readouts, work
 from .commands import ChangeVersion, Command, CommandHistory, Decide, FlagEdit
 from .events import SessionEvents
 from .jobs import Job, drive
@@ -325,43 +315,6 @@ class Session:
         if self.job is not None and cmd.model_change:
             raise SessionBusy(f"cannot {cmd.text} while {self.job} is running: wait for it or press Stop")
 
-    # ---- what commands call (each emits what it changed) -------------------------
-    def _swap_flag(self, before: Flag | None, after: Flag | None, index: int) -> None:
-        if before is None:
-            self._flags.insert(min(index, len(self._flags)), after)
-            self.next_flag_id = max(self.next_flag_id, after.id + 1)
-        elif after is None:
-            self._flags.pop(self._index(before.id))
-        else:
-            self._flags[self._index(before.id)] = after
-        self.events.flags.emit(self.flags)
-
-    def _set_decisions(self, serial: int, decisions: dict) -> None:
-        t = self._require_triage()
-        if t.serial != serial:
-            raise RefinementError(f"the decision belongs to audit #{serial}, not the one shown (#{t.serial})")
-        for cluster, (decision, radius) in decisions.items():
-            t.set_region(cluster, decision, radius)
-        self.reviews.set_version(t.version, t.reviewed())     # a rejection is not proposed again
-        self.events.triage.emit(t)
-
-    def _set_triage(self, triage: Triage | None) -> None:
-        self.triage = triage
-        if triage is not None:
-            self.triage_serial = max(self.triage_serial, triage.serial)
-            triage.rank(self.ranking)
-            self.reviews.set_version(triage.version, triage.reviewed())
-        self.events.triage.emit(triage)
-
-    def _set_current(self, version: int) -> None:
-        model = self.versions.model(version)
-        self.land.set_model(model, same_expertness=work.same_expertness(self.land.model, model))
-        self.current = version
-        self.reference = None
-        self.last_check = model.edits[-1].get("regression_check") if model.edits else None
-        self.events.model.emit(model)
-        self.events.versions.emit()
-
     # ================================================================ readouts
     def reward(self) -> np.ndarray:
         self._require()
@@ -370,12 +323,7 @@ class Session:
     @property
     def reference_version(self) -> int | None:
         """What Before shows: the version chosen for Diff, else the current one's parent."""
-        if not self.ready:
-            return None
-        if self.reference is not None:
-            return self.reference
-        parent = self.versions.entry(self.current).parent
-        return parent if parent in self.versions else None
+        return readouts.reference_version(self)
 
     def reference_reward(self) -> np.ndarray | None:
         v = self.reference_version
@@ -384,26 +332,14 @@ class Session:
     def metrics(self) -> dict:
         """The current version's metrics: its stored version metrics, refreshed live
         (flaws, basin, flags) on the display grid. At least version, flaws, basin_cells."""
-        self._require()
-        m = dict(self.model.metrics)
-        m.update(landscape_metrics(self.land, self.reference_reward(), self._flags))
-        m["flaws_remaining"] = m["flaws"]
-        m["version"] = self.version
-        return m
+        return readouts.metrics(self)
 
     def readouts(self) -> dict:
         """What the window's readouts show (the metrics, the floor, the last check)."""
-        m = self.metrics()
-        m["floor"] = self.world.floor
-        if self.last_check is not None:
-            m["regression_check"] = self.last_check
-        return m
+        return readouts.readouts(self)
 
     def policy_readout(self, kind: str, start=None):
-        from explorer.policy.policies import default_policy_start, run_policy
-        self._require()
-        start = default_policy_start(self.land) if start is None else np.asarray(start, float)
-        return run_policy(kind, self.model, self.world, self.land if kind == "value" else None, start)
+        return readouts.policy(self, kind, start)
 
     # ================================================================ jobs and files
     def training_job(self, config=None, world: World | None = None) -> Job:

@@ -188,6 +188,9 @@ def apply_job(s: "Session", findings=None) -> Job:
         label = (f"cycle: {len(accepted)} findings ({counts['accepted']} of {counts['regions']} regions accepted)"
                  if findings is None else f"cycle: {len(accepted)} findings accepted")
         parent = s.model
+        # What the person decided travels with the version: the regions reviewed fine.
+        result.model.edits[-1].update({"reviewed_fine": [r.to_dict() for r in t.reviewed()],
+                                       "hidden_as_reviewed": len(t.hidden)})
         entry = s.versions.add(result.model, label, "cycle")
         s.execute(ChangeVersion("cycle", parent.version, entry.version, triage_old=t, triage_new=None))
         s.answered[entry.version] = result.audit
