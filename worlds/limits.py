@@ -58,11 +58,16 @@ def toml_depth(text: str) -> int:
     return max(bracket_depth(structure), dots + 1)
 
 
+def article(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
+
+
 def read_bounded(path: str | Path, source: str, what: str, max_bytes: int,
                  error: type[InputError] = InputError) -> bytes:
     """Read a regular file of at most ``max_bytes``: the size comes from the file
     system first, and the read stops one byte past the limit whatever happens."""
     path = Path(path)
+    an = article(what)
     try:
         st = path.stat()
     except OSError as exc:
@@ -71,7 +76,7 @@ def read_bounded(path: str | Path, source: str, what: str, max_bytes: int,
         raise error(source, "", f"a regular {what}", "a directory" if stat.S_ISDIR(st.st_mode)
                     else "a device, pipe or socket")
     if st.st_size > max_bytes:
-        raise error(source, "", f"a {what} of at most {max_bytes:,} bytes", f"{st.st_size:,} bytes")
+        raise error(source, "", f"{an} {what} of at most {max_bytes:,} bytes", f"{st.st_size:,} bytes")
     try:
         fd = os.open(path, os.O_RDONLY)
         with os.fdopen(fd, "rb") as fh:
@@ -79,5 +84,5 @@ def read_bounded(path: str | Path, source: str, what: str, max_bytes: int,
     except OSError as exc:
         raise error(source, "", f"a readable {what}", exc.strerror or str(exc)) from None
     if len(raw) > max_bytes:
-        raise error(source, "", f"a {what} of at most {max_bytes:,} bytes", f"more than {max_bytes:,} bytes")
+        raise error(source, "", f"{an} {what} of at most {max_bytes:,} bytes", f"more than {max_bytes:,} bytes")
     return raw
