@@ -62,7 +62,7 @@ def kernel_problem(centers: np.ndarray, bandwidths: np.ndarray, amplitudes: np.n
     for i, bw in enumerate(bandwidths):
         if not MIN_BANDWIDTH <= bw <= MAX_COORDINATE:
             return (f"patches.bandwidths[{first + i}]", f"a bandwidth from {MIN_BANDWIDTH:g} to "
-                    f"{MAX_COORDINATE:g} (narrower overflows 1/bw^2 in float32)", float(bw))
+                    f"{MAX_COORDINATE:g} (so 1/bw^2 and the kernel's reach stay finite in float32)", float(bw))
     neg = amplitudes < 0
     if neg.any():
         i = int(np.argwhere(neg)[0][0])

@@ -35,9 +35,9 @@ def psi_problem(l_min: Any, l_max: Any, k: Any) -> tuple[str, str, Any] | None:
     if l_min < 0:
         return "l_min", "a number >= 0", l_min
     if not l_max > l_min:
-        return "l_max", f"a number greater than l_min = {l_min:g}", l_max
+        return "l_max", f"a number greater than l_min = {l_min!r}", l_max
     if not np.float32(l_max) > np.float32(l_min):
-        return "l_max", f"a number distinct from l_min = {l_min:g} in float32", l_max
+        return "l_max", f"a number distinct from l_min = {l_min!r} in float32", l_max
     if not (k > 0 and np.float32(k) > 0):
         return "k", "a number > 0 (and > 0 in float32)", k
     scale = k / (l_max - l_min)
