@@ -6,10 +6,10 @@ errors, and each error names the file, the dotted field and what was expected.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from .errors import WorldError
 from .expr import ExpressionError, compile_expression
@@ -50,7 +50,7 @@ def parse_bytes(raw: bytes, source: str) -> World:
     depth = toml_depth(text)
     if depth > MAX_TOML_DEPTH:
         raise WorldError(source, "", f"arrays, inline tables and dotted keys nested at most {MAX_TOML_DEPTH} levels deep",
-                         f"{depth} levels")
+                         f"{depth:,} levels")
     try:
         data = tomllib.loads(text)
     except ValueError as exc:        # TOMLDecodeError, or int()'s digit limit on a huge integer

@@ -40,7 +40,7 @@ MIN_EXPERT_SAMPLES = 2    # the audit measures novelty in units of the samples' 
 PROBE_PER_AXIS = 6
 
 
-def source_of(model: "RewardModel") -> str:
+def source_of(model: RewardModel) -> str:
     """What a message calls the model: its artifact directory, or its world and version."""
     return getattr(model, "source", "") or f"{model.world_name} model v{model.version}"
 
@@ -61,8 +61,9 @@ def kernel_problem(centers: np.ndarray, bandwidths: np.ndarray, amplitudes: np.n
         return f"patches.centers[{first + i}]", f"coordinates within +-{MAX_COORDINATE:g}", centers[i].tolist()
     for i, bw in enumerate(bandwidths):
         if not MIN_BANDWIDTH <= bw <= MAX_COORDINATE:
-            return (f"patches.bandwidths[{first + i}]", f"a bandwidth from {MIN_BANDWIDTH:g} to "
-                    f"{MAX_COORDINATE:g} (so 1/bw^2 and the kernel's reach stay finite in float32)", float(bw))
+            expected = (f"a bandwidth from {MIN_BANDWIDTH:g} to {MAX_COORDINATE:g} "
+                        "(so 1/bw^2 and the kernel's reach stay finite in float32)")
+            return f"patches.bandwidths[{first + i}]", expected, float(bw)
     neg = amplitudes < 0
     if neg.any():
         i = int(np.argwhere(neg)[0][0])
@@ -70,7 +71,7 @@ def kernel_problem(centers: np.ndarray, bandwidths: np.ndarray, amplitudes: np.n
     return None
 
 
-def parameter_problem(model: "RewardModel") -> tuple[str, str, Any] | None:
+def parameter_problem(model: RewardModel) -> tuple[str, str, Any] | None:
     """The first parameter that could make the served reward NaN or inf, as
     (field, expected, got); fields are named as in the artifact ('psi.k',
     'expertness.enc_w', 'patches.bandwidths[3]', 'data.expert_samples')."""
@@ -84,8 +85,8 @@ def parameter_problem(model: "RewardModel") -> tuple[str, str, Any] | None:
             return f"expertness.{name}", "finite values", "NaN or inf"
         big = float(np.abs(a).max()) if a.size else 0.0
         if big > MAX_PARAMETER:
-            return (f"expertness.{name}", f"values within +-{MAX_PARAMETER:g} (larger ones overflow "
-                    "float32 in the forward pass)", f"values up to {big:.3g}")
+            expected = f"values within +-{MAX_PARAMETER:g} (larger ones overflow float32 in the forward pass)"
+            return f"expertness.{name}", expected, f"values up to {big:.3g}"
     box = _box(model)
     if box is not None:
         lo, hi = box
@@ -94,8 +95,9 @@ def parameter_problem(model: "RewardModel") -> tuple[str, str, Any] | None:
         flat = np.nonzero(~((hi - lo).astype(np.float32) > 0))[0]
         if len(flat):
             i = int(flat[0])
-            return ("expertness.hi", f"normalisation bounds with hi > lo on every axis (lo == hi on axis "
-                    f"{'xyz'[i] if i < 3 else i} divides by zero)", [lo.tolist(), hi.tolist()])
+            axis = "xyz"[i] if i < 3 else i
+            expected = f"normalisation bounds with hi > lo on every axis (lo == hi on axis {axis} divides by zero)"
+            return "expertness.hi", expected, [lo.tolist(), hi.tolist()]
     ps = model.patches
     problem = kernel_problem(ps.centers, ps.bandwidths, ps.amplitudes)
     if problem:
@@ -112,7 +114,7 @@ def parameter_problem(model: "RewardModel") -> tuple[str, str, Any] | None:
     return None
 
 
-def check_parameters(model: "RewardModel", source: str | None = None,
+def check_parameters(model: RewardModel, source: str | None = None,
                      error: type[ModelError] = ModelError) -> None:
     """Raise ``error`` naming the first parameter that could serve NaN or inf."""
     problem = parameter_problem(model)
@@ -120,7 +122,7 @@ def check_parameters(model: "RewardModel", source: str | None = None,
         raise error(source or source_of(model), *problem)
 
 
-def diagnose(model: "RewardModel") -> tuple[str, str]:
+def diagnose(model: RewardModel) -> tuple[str, str]:
     """(field, cause) for a model that served NaN or inf: the parameter at fault
     if one can be told, else the tensor with the largest magnitude."""
     problem = parameter_problem(model)
@@ -138,7 +140,7 @@ def diagnose(model: "RewardModel") -> tuple[str, str]:
     return "", "every parameter is finite and moderate; the states may lie far outside the world"
 
 
-def require_finite(values: np.ndarray, model: "RewardModel", what: str = "reward",
+def require_finite(values: np.ndarray, model: RewardModel, what: str = "reward",
                    where: str = "states") -> np.ndarray:
     """Return ``values`` if all are finite; else raise NonFiniteReward with a diagnosis."""
     values = np.asarray(values)
@@ -150,7 +152,7 @@ def require_finite(values: np.ndarray, model: "RewardModel", what: str = "reward
                           int(values.size), where, field, cause)
 
 
-def _box(model: "RewardModel") -> tuple[np.ndarray, np.ndarray] | None:
+def _box(model: RewardModel) -> tuple[np.ndarray, np.ndarray] | None:
     net = model.expertness
     if not (hasattr(net, "lo") and hasattr(net, "hi")):
         return None
@@ -158,7 +160,7 @@ def _box(model: "RewardModel") -> tuple[np.ndarray, np.ndarray] | None:
             np.asarray(net.hi.detach().cpu().numpy(), np.float64))
 
 
-def probe_states(model: "RewardModel") -> np.ndarray:
+def probe_states(model: RewardModel) -> np.ndarray:
     """A lattice over the model's normalisation box (where its world lies), plus
     its own expert samples and negatives: a few hundred states."""
     parts = [np.asarray(model.expert_samples, np.float32).reshape(-1, 3),
@@ -170,12 +172,12 @@ def probe_states(model: "RewardModel") -> np.ndarray:
     return np.concatenate(parts)
 
 
-def probe(model: "RewardModel") -> None:
+def probe(model: RewardModel) -> None:
     """Evaluate the served reward on ``probe_states``; raise if any is NaN or inf."""
     model.reward(probe_states(model), where="probe states")
 
 
-def prove_finite(model: "RewardModel", world: "World", resolution: int | None = None) -> None:
+def prove_finite(model: RewardModel, world: World, resolution: int | None = None) -> None:
     """The served reward on the world's whole grid (and its expert samples) is
     finite, or NonFiniteReward says how many grid states are not and why. Call
     right after loading an artifact for a world; building a Landscape for the

@@ -14,13 +14,14 @@ import os
 import re
 import shutil
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 import torch
-from safetensors.numpy import load as st_load, save as st_save
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
 
 import worlds
 from explorer.flywheel.audit import Auditor
@@ -298,9 +299,9 @@ def _world_cases():
     hill = re.sub(r"width = [0-9.]+", "width = 1e-300", CANYON_TEXT, count=1)
     return [
         ("array-nested-5000", CUBE_TEXT + "\nzz = " + "[" * 5000 + "]" * 5000 + "\n", "",
-         "nested at most 32 levels deep, got '5000 levels'"),
+         "nested at most 32 levels deep, got '5,000 levels'"),
         ("inline-tables-nested-3000", CUBE_TEXT + "\nzz = " + "{a = " * 3000 + "1" + "}" * 3000 + "\n", "",
-         "nested at most 32 levels deep, got '3000 levels'"),
+         "nested at most 32 levels deep, got '3,000 levels'"),
         ("dotted-key-100000-parts", deep_dotted, "", "nested at most 32 levels deep"),
         ("hill-width-1e-300", hill, "terrain.features[", "numerically degenerate"),
         ("curve-1-over-t-minus-t", CUBE_TEXT.replace('x = "-1 + 2*t"', 'x = "1/(t-t)"'),
@@ -356,8 +357,8 @@ def test_a_pipe_is_not_read_as_a_world(tmp_path):
 # ------------------------------------------------------------------ flags
 @pytest.mark.parametrize("raw, says", [
     (b'{"flags": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "nested at most 8 levels deep"),
-    (b'{"format": "reward-explorer-flags", "schema_version": 1, "flags": [{"center": [Infinity, 0, 0], '
-     b'"radius": 1}]}', "without NaN or Infinity"),
+    (b'{"format": "reward-explorer-flags", "schema_version": 1, '
+     + b'"flags": [{"center": [Infinity, 0, 0], "radius": 1}]}', "without NaN or Infinity"),
 ], ids=["nested-20000", "infinity"])
 def test_a_hostile_flags_file_is_refused_in_one_line(tmp_path, raw, says):
     p = tmp_path / "flags.json"
