@@ -191,7 +191,7 @@ BAD = [
     ("point-minus-inf", _replace(TWIN, "[-0.7, 0.6]]", "[-0.7, -inf]]"), "expert.routes[0].points[1][1]",
      "a finite number"),
     ("floor-nan", _replace(CUBE, "floor = 0.05", "floor = nan"), "landscape.floor", "a finite number"),
-    ("curve-nan", _replace(CUBE, 'x = "-1 + 2*t"', 'x = "sqrt(-1 - t)"'), "expert.routes[0].kind", "finite"),
+    ("curve-nan", _replace(CUBE, 'x = "-1 + 2*t"', 'x = "sqrt(-1 - t)"'), "expert.routes[0].x", "finite"),
     # ranges
     ("inverted-bounds", _replace(CUBE, "min = [-1.0, -1.0, -1.0]", "min = [-1.0, 2.0, -1.0]"), "bounds.max",
      "greater than bounds.min[1]"),
@@ -271,7 +271,7 @@ def test_a_malformed_world_names_the_file_and_the_field(tmp_path, text, field, e
     (b'schema_version = 1\nname = "unterminated\n', "valid TOML"),
     (b"[bounds\nmin = 1\n", "valid TOML"),
     (b"", "this field (it is required)"),                    # empty file: schema_version missing
-    (CUBE.encode() + b"\n# " + b"x" * 1_000_001 + b"\n", "under 1000000 bytes"),
+    (CUBE.encode() + b"\n# " + b"x" * 1_000_001 + b"\n", "of at most 1,000,000 bytes"),
 ], ids=["non-utf8", "truncated", "unterminated-string", "bad-header", "empty", "too-large"])
 def test_unreadable_world_files_name_the_file(tmp_path, raw, expected):
     p = tmp_path / BAD_NAME

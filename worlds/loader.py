@@ -6,48 +6,58 @@ errors, and each error names the file, the dotted field and what was expected.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from .errors import WorldError
 from .expr import ExpressionError, compile_expression
+from .limits import MAX_TOML_DEPTH, read_bounded, toml_depth
 from .reader import Table
 from .terrain import Feature, Terrain
-from .world import Norm, Region, Route, TrueReward, World
+from .world import ROUTE_POINTS, Norm, Region, Route, TrueReward, World
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 1_000_000
 MAX_EXPERT_SAMPLES = 4096
 MAX_BACKGROUND = 200_000
 MAX_RESOLUTION = 512
+MAX_COORDINATE = 1e6        # |bounds|: far inside float32, so grids, distances and squares stay finite
+MIN_FEATURE = 1e-6          # widths and radii below this fraction of the world's extent are degenerate
+MAX_ROUTE_WEIGHT = 1e6
 MODEL_KEYS = {"l_max": (1e-6, 100.0), "k": (1e-3, 100.0), "experts": (1, 32),
               "bottleneck": (1, 3), "steps": (1, 100_000), "seed": (0, 2**31 - 1),
               "lr": (1e-6, 1.0)}
 
 
 def load_file(path: str | Path, source: str | None = None) -> World:
-    path = Path(path)
+    """Load a world file: its size is checked from the file system before reading."""
     src = source or str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WorldError(src, "", "a readable world file", exc.strerror or str(exc)) from None
+    raw = read_bounded(path, src, "world file", MAX_FILE_BYTES, WorldError)
     return parse_bytes(raw, src)
 
 
 def parse_bytes(raw: bytes, source: str) -> World:
+    """Parse and validate world-file bytes; nesting depth is checked before tomllib
+    sees the text (it recurses once per level of arrays and inline tables)."""
     if len(raw) > MAX_FILE_BYTES:
-        raise WorldError(source, "", f"a world file under {MAX_FILE_BYTES} bytes", f"{len(raw)} bytes")
+        raise WorldError(source, "", f"a world file of at most {MAX_FILE_BYTES:,} bytes", f"{len(raw):,} bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WorldError(source, "", "UTF-8 text", f"byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
+    depth = toml_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise WorldError(source, "", f"arrays, inline tables and dotted keys nested at most {MAX_TOML_DEPTH} levels deep",
+                         f"{depth:,} levels")
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:        # TOMLDecodeError, or int()'s digit limit on a huge integer
         raise WorldError(source, "", "valid TOML", str(exc)) from None
+    except RecursionError:           # not reachable within MAX_TOML_DEPTH; kept as a last guard
+        raise WorldError(source, "", f"TOML nested at most {MAX_TOML_DEPTH} levels deep",
+                         "deeper nesting") from None
     return _build(Table(data, source), hashlib.sha256(raw).hexdigest())
 
 
@@ -65,10 +75,13 @@ def _build(top: Table, file_hash: str) -> World:
 
     b = top.table("bounds")
     lo, hi = np.array(b.vec("min", 3)), np.array(b.vec("max", 3))
+    for key, v in (("min", lo), ("max", hi)):
+        for i in range(3):
+            if abs(v[i]) > MAX_COORDINATE:
+                raise b.error(f"{key}[{i}]", f"a coordinate within +-{MAX_COORDINATE:g}", float(v[i]))
     for i, axis in enumerate("xyz"):
         if not lo[i] < hi[i]:
             raise b.error("max", f"bounds.max[{i}] ({axis}) greater than bounds.min[{i}] = {lo[i]:g}", hi.tolist())
-    b.finish()
 
     land = top.table("landscape", optional=True) or Table({}, src, "landscape")
     resolution = land.int("resolution", 20 if kind == "volume" else 96, lo=4, hi=MAX_RESOLUTION)
@@ -76,13 +89,22 @@ def _build(top: Table, file_hash: str) -> World:
         raise land.error("resolution", "at most 128 for a volume world (128^3 cells)", resolution)
     floor = land.num("floor", 0.05, lo=0.0, hi=0.99)
     land.finish()
+    for i, axis in enumerate("xyz"):
+        # The grid is float32 and the models normalise by (max - min): bounds so
+        # close that grid points coincide would divide by zero downstream.
+        if np.any(np.diff(np.linspace(lo[i], hi[i], resolution).astype(np.float32)) <= 0):
+            raise b.error("max", f"bounds.max[{i}] ({axis}) far enough above bounds.min[{i}] = {lo[i]:g} "
+                          f"that the {resolution} grid points along {axis} are distinct in float32",
+                          hi.tolist())
+    b.finish()
+    tiny = MIN_FEATURE * float(np.max(hi - lo))    # smaller widths and radii are numerically degenerate
 
-    terrain = _terrain(top.table("terrain", optional=True), kind, src) if kind == "terrain" else None
+    terrain = _terrain(top.table("terrain", optional=True), kind, src, tiny) if kind == "terrain" else None
     if kind == "volume" and top.has("terrain"):
         raise top.error("terrain", "no [terrain] table in a volume world (set kind = \"terrain\")", "[terrain]")
 
-    goals = [_region(t, dims) for t in top.tables("goals")]
-    hazards = [_region(t, dims) for t in top.tables("hazards")]
+    goals = [_region(t, dims, tiny) for t in top.tables("goals")]
+    hazards = [_region(t, dims, tiny) for t in top.tables("hazards")]
     _unique_names(top, "goals", goals)
     _unique_names(top, "hazards", hazards)
 
@@ -100,7 +122,7 @@ def _build(top: Table, file_hash: str) -> World:
     bg.finish()
 
     norm_tables = top.tables("norms")
-    norms = [_norm(t, hazards, dims, i) for i, t in enumerate(norm_tables)]
+    norms = [_norm(t, hazards, dims, i, tiny) for i, t in enumerate(norm_tables)]
     seen_norms: set[str] = set()
     for t, n in zip(norm_tables, norms):
         if n.name in seen_norms:
@@ -112,7 +134,7 @@ def _build(top: Table, file_hash: str) -> World:
     true_spec = TrueReward(
         goal_weight=tr.num("goal_weight", 1.0, lo=0.0, hi=10.0),
         route_weight=tr.num("route_weight", 0.0, lo=0.0, hi=10.0),
-        route_sigma=tr.num("route_sigma", 0.2, lo=0.0, lo_open=True),
+        route_sigma=_size(tr, "route_sigma", tiny, 0.2),
         hazard_penalty=tr.num("hazard_penalty", 1.0, lo=0.0, hi=10.0))
     tr.finish()
 
@@ -145,17 +167,27 @@ def _unique_names(top: Table, key: str, regions: list[Region]) -> None:
         seen.add(r.name)
 
 
-def _region(t: Table, dims: int) -> Region:
+def _size(t: Table, key: str, tiny: float, default=None) -> float:
+    """A width or radius: > 0, and not so small that squaring it underflows (a hill
+    of width 1e-300 is NaN at its centre) or that no grid could ever show it."""
+    v = t.num(key, lo=0.0, lo_open=True) if default is None else t.num(key, default, lo=0.0, lo_open=True)
+    if v < tiny:
+        raise t.error(key, f"a number >= {tiny:g} (a millionth of the world's extent; smaller is "
+                      "numerically degenerate)", v)
+    return v
+
+
+def _region(t: Table, dims: int, tiny: float) -> Region:
     name = t.str("name")
     center = t.vec("center", dims)
-    radius = t.num("radius", lo=0.0, lo_open=True)
+    radius = _size(t, "radius", tiny)
     t.finish()
     return Region(name, center, radius)
 
 
 def _route(t: Table, dims: int) -> Route:
     kind = t.str("kind", choices=("curve", "polyline"))
-    weight = t.num("weight", 1.0, lo=0.0, lo_open=True)
+    weight = t.num("weight", 1.0, lo=0.0, hi=MAX_ROUTE_WEIGHT, lo_open=True)
     if kind == "curve":
         fns = []
         for axis in "xyz"[:dims]:
@@ -183,7 +215,7 @@ def _route(t: Table, dims: int) -> Route:
     return Route(path, weight)
 
 
-def _norm(t: Table, hazards: list[Region], dims: int, index: int) -> Norm:
+def _norm(t: Table, hazards: list[Region], dims: int, index: int, tiny: float) -> Norm:
     kind = t.str("kind", choices=("support_required", "avoid_region"))
     if kind == "support_required":
         boundary = t.num("boundary", lo=0.0, lo_open=True)
@@ -199,57 +231,96 @@ def _norm(t: Table, hazards: list[Region], dims: int, index: int) -> Norm:
         region = match[0]
     else:
         region = Region(t.str("name", f"avoid region #{index + 1}"), t.vec("center", dims),
-                        t.num("radius", lo=0.0, lo_open=True))
+                        _size(t, "radius", tiny))
     name = t.str("name", f"avoid {region.name}")
     t.finish()
     return Norm(kind, name, region=region)
 
 
-def _terrain(t: Table | None, kind: str, src: str) -> Terrain:
+def _terrain(t: Table | None, kind: str, src: str, tiny: float) -> Terrain:
     if t is None:
         raise WorldError(src, "terrain", "a [terrain] table in a terrain world", has_got=False)
-    base = t.num("base", 0.0)
+    base = _height(t, "base", default=0.0)
     feats = []
     for ft in t.tables("features"):
         fk = ft.str("kind", choices=("hill", "ridge", "valley", "plane"))
         if fk == "hill":
-            f = Feature(fk, center=ft.vec("center", 2), height=ft.num("height"),
-                        width=ft.num("width", lo=0.0, lo_open=True))
+            f = Feature(fk, center=ft.vec("center", 2), height=_height(ft, "height"),
+                        width=_size(ft, "width", tiny))
         elif fk in ("ridge", "valley"):
             f = Feature(fk, start=ft.vec("start", 2), end=ft.vec("end", 2),
-                        height=ft.num("depth" if fk == "valley" else "height", lo=0.0),
-                        width=ft.num("width", lo=0.0, lo_open=True))
+                        height=_height(ft, "depth" if fk == "valley" else "height", lo=0.0),
+                        width=_size(ft, "width", tiny))
         else:
-            f = Feature(fk, slope=ft.vec("slope", 2), offset=ft.num("offset", 0.0))
+            f = Feature(fk, slope=ft.vec("slope", 2), offset=_height(ft, "offset", default=0.0))
+            for i, v in enumerate(f.slope):
+                if abs(v) > MAX_COORDINATE:
+                    raise ft.error(f"slope[{i}]", f"a slope within +-{MAX_COORDINATE:g}", v)
         ft.finish()
         feats.append(f)
     t.finish()
     return Terrain(base, tuple(feats))
 
 
+def _height(t: Table, key: str, lo: float | None = None, default=None) -> float:
+    v = t.num(key, lo=lo) if default is None else t.num(key, default, lo=lo)
+    if abs(v) > MAX_COORDINATE:
+        raise t.error(key, f"a number within +-{MAX_COORDINATE:g}", v)
+    return v
+
+
 def _check_geometry(world: World, route_tables: list[Table]) -> None:
-    """Routes must stay inside the bounds and produce finite states; terrain must fit in z."""
+    """Routes must stay inside the bounds and be finite at every t the world ever
+    evaluates; the terrain must be finite on the grid and fit in z."""
     dims = 2 if world.is_terrain else 3
     lo, hi = world.bounds_min[:dims], world.bounds_max[:dims]
     slack = 1e-6 * np.max(world.bounds_max - world.bounds_min)
-    for rt, route in zip(route_tables, world.routes):
-        pos = route.path(np.linspace(0, 1, 200))
-        if not np.all(np.isfinite(pos)):
-            raise rt.error("kind", "a route whose positions are finite for all t in [0, 1]", "NaN/inf")
+    for rt, route, n in zip(route_tables, world.routes, world.route_counts()):
+        # the geometry check's, the drawn polyline's and this route's expert samples' t
+        t = np.unique(np.concatenate([np.linspace(0, 1, 200), np.linspace(0, 1, ROUTE_POINTS),
+                                      np.linspace(0, 1, max(int(n), 1))]))
+        pos = route.path(t)
+        bad = ~np.isfinite(pos)
+        if bad.any():
+            row, col = (int(v) for v in np.argwhere(bad)[0])
+            curve = rt.data.get("kind") == "curve"
+            raise rt.error("xyz"[col] if curve else "points",
+                           "an expression in t that is finite for every t in [0, 1]" if curve
+                           else "finite points", f"NaN or inf at t = {t[row]:g}")
         if np.any(pos < lo - slack) or np.any(pos > hi + slack):
             raise rt.error("kind", "a route that stays inside the world's bounds",
                            f"positions from {pos.min(axis=0).round(3).tolist()} to {pos.max(axis=0).round(3).tolist()}")
     if world.terrain is not None:
-        z = world.grid().points[:, 2]
-        if not np.all(np.isfinite(z)):
-            raise WorldError(world.source, "terrain.features", "a finite height everywhere", "NaN/inf")
-        if z.min() < world.bounds_min[2] - slack or z.max() > world.bounds_max[2] + slack:
-            raise WorldError(world.source, "bounds", f"z bounds that contain the terrain heights "
-                             f"[{z.min():.3g}, {z.max():.3g}]",
-                             [float(world.bounds_min[2]), float(world.bounds_max[2])])
+        _check_terrain(world)
     for i, g in enumerate(world.goals + world.hazards):
         c = np.asarray(g.center)
         if np.any(c < lo - slack) or np.any(c > hi + slack):
             which = "goals" if i < len(world.goals) else "hazards"
             j = i if i < len(world.goals) else i - len(world.goals)
             raise WorldError(world.source, f"{which}[{j}].center", "a centre inside the bounds", c.tolist())
+    if not np.all(np.isfinite(world.expert_samples())):       # unreachable after the checks above
+        raise WorldError(world.source, "expert", "finite expert samples", "NaN or inf")
+
+
+def _check_terrain(world: World) -> None:
+    """Every feature finite on the grid (named when one is not); heights inside z bounds."""
+    assert world.terrain is not None
+    slack = 1e-6 * np.max(world.bounds_max - world.bounds_min)
+    z = world.grid().points[:, 2]
+    if not np.all(np.isfinite(z)):
+        n = world.resolution
+        axes = [np.linspace(world.bounds_min[i], world.bounds_max[i], n) for i in range(2)]
+        xy = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
+        with np.errstate(all="ignore"):
+            for i, f in enumerate(world.terrain.features):
+                bad = int((~np.isfinite(f(xy))).sum())
+                if bad:
+                    raise WorldError(world.source, f"terrain.features[{i}]",
+                                     "a feature whose height is finite on the whole grid",
+                                     f"NaN or inf at {bad:,} of {len(xy):,} grid points")
+        raise WorldError(world.source, "terrain.features", "a finite height everywhere on the grid",
+                         f"NaN or inf at {int((~np.isfinite(z)).sum()):,} of {len(z):,} grid points")
+    if z.min() < world.bounds_min[2] - slack or z.max() > world.bounds_max[2] + slack:
+        raise WorldError(world.source, "bounds", f"z bounds that contain the terrain heights "
+                         f"[{z.min():.3g}, {z.max():.3g}]",
+                         [float(world.bounds_min[2]), float(world.bounds_max[2])])

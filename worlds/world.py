@@ -14,6 +14,7 @@ import numpy as np
 from .terrain import Terrain
 
 SUPPORT_CHUNK = 8192
+ROUTE_POINTS = 400          # points per route in the drawn polyline and the support
 
 
 @dataclass(frozen=True)
@@ -124,20 +125,24 @@ class World:
         return self._cache[key]
 
     # ---- the expert -----------------------------------------------------
-    def route_points(self, per_route: int = 400) -> list[np.ndarray]:
+    def route_points(self, per_route: int = ROUTE_POINTS) -> list[np.ndarray]:
         """Dense polylines of each route, for drawing and for the support distance."""
         t = np.linspace(0.0, 1.0, per_route)
         return [self.to_state(r.path(t)) for r in self.routes]
+
+    def route_counts(self) -> np.ndarray:
+        """How many of the expert samples each route gets (by weight; they sum to expert_count)."""
+        weights = np.array([r.weight for r in self.routes], dtype=float)
+        counts = np.floor(weights / weights.sum() * self.expert_count).astype(int)
+        counts[: self.expert_count - counts.sum()] += 1   # hand out the remainder
+        return counts
 
     def expert_samples(self) -> np.ndarray:
         """The sparse expert samples D_E: deterministic for the world's seed."""
         if "expert" not in self._cache:
             rng = np.random.default_rng(self.expert_seed)
-            weights = np.array([r.weight for r in self.routes], dtype=float)
-            counts = np.floor(weights / weights.sum() * self.expert_count).astype(int)
-            counts[: self.expert_count - counts.sum()] += 1   # hand out the remainder
             parts = []
-            for route, n in zip(self.routes, counts):
+            for route, n in zip(self.routes, self.route_counts()):
                 if n == 0:
                     continue
                 pos = route.path(np.linspace(0.0, 1.0, n))

@@ -31,6 +31,7 @@ import torch
 
 from worlds import World
 
+from explorer.model.finite import require_finite
 from explorer.model.landscape import Landscape
 from explorer.model.reward_model import RewardModel
 
@@ -105,7 +106,9 @@ class Auditor:
 
         # Red team, 1: sweep the grid (the landscape's cached expertness counts
         # as one evaluation per cell).
-        reward = land.reward()
+        # NaN is never above the floor: a model serving it would audit as clean.
+        # Refuse it (NonFiniteReward) rather than report zero flaws.
+        reward = require_finite(land.reward(), model, "reward", "grid states")
         evals += land.grid.size
         above = reward > world.floor
         # Red team, 2: dense samples around the previous cycle's flaws.
@@ -144,7 +147,7 @@ class Auditor:
             priority = land.distance.copy()
             mode = "norms"
         else:
-            nov = self._novelty(model, land.points)
+            nov = require_finite(self._novelty(model, land.points), model, "novelty", "grid states")
             bad = cand & (nov > NOVELTY_THRESHOLD)
             priority = nov
             viol = {}

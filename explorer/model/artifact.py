@@ -19,6 +19,12 @@ anything. The weights file is named in the metadata, must be a plain file name
 inside the directory, and must match the recorded sha256, so a tampered or
 swapped file is refused. Saving is atomic: a crash leaves the old artifact or
 the new one, never a mix.
+
+Both files are size-checked from the file system before they are read, and
+artifact.json's nesting depth before it is parsed. A model that could serve NaN
+or inf is refused on load and on save (see ``explorer.model.finite``): its
+parameters are checked, and it is evaluated on a probe of a few hundred states;
+``load(directory, world)`` also proves the reward finite on the world's grid.
 """
 from __future__ import annotations
 
@@ -37,24 +43,31 @@ import torch
 from safetensors import SafetensorError
 from safetensors.numpy import load as st_load, save as st_save
 
-from worlds.errors import InputError
+from worlds import World
 
 from explorer.model.discriminators import (DiscriminatorArchitecture, DiscriminatorMLP, OccupancyArchitecture,
                          OccupancyRatio)
+from explorer.model.errors import ModelError
 from explorer.model.expertness import Architecture, MoEAutoencoder
-from explorer.model.mapping import Psi
+from explorer.model.finite import check_parameters, parameter_problem, probe, prove_finite
+from explorer.model.mapping import Psi, psi_problem
 from explorer.model.patches import PatchSet
 from explorer.model.reward_model import RewardModel, TrainingConfig
+from explorer.safeio import read_json
+from worlds.limits import read_bounded
 
 ARTIFACT_FORMAT = "reward-explorer-artifact"
 ARTIFACT_VERSION = 1
 META_FILE = "artifact.json"
 WEIGHTS_FILE = "weights.safetensors"
 MAX_META_BYTES = 20_000_000
+MAX_META_DEPTH = 64              # the format nests ~6 deep; edits carry small dicts
+MAX_WEIGHTS_BYTES = 512_000_000  # E_theta is kilobytes; D_E and D_neg at most a few MB
 
 
-class ArtifactError(InputError):
-    """An artifact directory that cannot be loaded (damaged, foreign, tampered)."""
+class ArtifactError(ModelError):
+    """An artifact directory that cannot be loaded (damaged, foreign, tampered, or
+    a model that would serve NaN or inf)."""
 
 
 def _tensors(model: RewardModel) -> dict[str, np.ndarray]:
@@ -125,7 +138,11 @@ def _kind_of(net) -> str:
 
 
 def save(model: RewardModel, directory: str | Path, overwrite: bool = False) -> Path:
+    """Write the artifact atomically. A model that could serve NaN or inf is
+    refused (ModelError) before anything is written: it must never be released."""
     directory = Path(directory)
+    check_parameters(model)
+    probe(model)
     if directory.exists() and not overwrite and any(directory.iterdir()):
         raise ArtifactError(str(directory), "", "a new or empty directory (pass --force to replace it)",
                             "an existing, non-empty directory")
@@ -177,16 +194,8 @@ def read_metadata(directory: str | Path) -> dict:
     src = str(directory / META_FILE)
     if not directory.is_dir():
         raise ArtifactError(str(directory), "", "an artifact directory", "no such directory")
-    try:
-        raw = (directory / META_FILE).read_bytes()
-    except OSError as exc:
-        raise ArtifactError(src, "", f"a readable {META_FILE}", exc.strerror or str(exc)) from None
-    if len(raw) > MAX_META_BYTES:
-        raise ArtifactError(src, "", f"at most {MAX_META_BYTES} bytes", len(raw))
-    try:
-        meta = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ArtifactError(src, "", "UTF-8 JSON", str(exc)[:120]) from None
+    meta = read_json(directory / META_FILE, "artifact metadata file", ArtifactError,
+                     max_bytes=MAX_META_BYTES, max_depth=MAX_META_DEPTH)
     if not isinstance(meta, dict):
         raise ArtifactError(src, "$", "a JSON object", type(meta).__name__)
     if meta.get("format") != ARTIFACT_FORMAT:
@@ -201,11 +210,10 @@ def read_metadata(directory: str | Path) -> dict:
     return meta
 
 
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not allowed in JSON")
-
-
-def load(directory: str | Path) -> RewardModel:
+def load(directory: str | Path, world: World | None = None) -> RewardModel:
+    """Load an artifact; refuse anything damaged, foreign, tampered or able to
+    serve NaN or inf (ArtifactError, a ModelError). With ``world``, the reward is
+    also proven finite on the world's grid (NonFiniteReward, a ModelError)."""
     directory = Path(directory)
     meta = read_metadata(directory)
     src = str(directory / META_FILE)
@@ -217,7 +225,7 @@ def load(directory: str | Path) -> RewardModel:
     wpath = directory / fname
     if wpath.is_symlink() or not wpath.is_file():
         raise ArtifactError(str(wpath), "", "a regular weights file (not a link)", "missing or not a file")
-    blob = wpath.read_bytes()
+    blob = read_bounded(wpath, str(wpath), "weights file", MAX_WEIGHTS_BYTES, ArtifactError)
     expected_sha = _req(weights, "sha256", str, src, "$.weights")
     if hashlib.sha256(blob).hexdigest() != expected_sha:
         raise ArtifactError(str(wpath), "", "the sha256 recorded in artifact.json (the weights were "
@@ -250,9 +258,13 @@ def load(directory: str | Path) -> RewardModel:
         if tuple(arr.shape) != shape:
             raise ArtifactError(str(wpath), name, f"shape {shape} (from the architecture in artifact.json)",
                                 tuple(arr.shape))
+        if arr.dtype.kind not in "fiu":
+            raise ArtifactError(str(wpath), name, "a tensor of numbers", str(arr.dtype))
+        with np.errstate(over="ignore"):
+            arr = arr.astype(np.float32)           # float64 1e300 is inf here: check after the cast
         if not np.all(np.isfinite(arr)):
-            raise ArtifactError(str(wpath), name, "finite values", "NaN or inf")
-        state[name.split(".", 1)[1]] = torch.from_numpy(arr.astype(np.float32).copy())
+            raise ArtifactError(str(wpath), name, "finite values (in float32)", "NaN or inf")
+        state[name.split(".", 1)[1]] = torch.from_numpy(arr.copy())
     net.load_state_dict(state)
     net.eval()
     problem = net.validate() if hasattr(net, "validate") else None
@@ -265,9 +277,13 @@ def load(directory: str | Path) -> RewardModel:
         a = tensors[name]
         if (ncol is not None and (a.ndim != 2 or a.shape[1] != ncol)) or (ncol is None and a.ndim != 1):
             raise ArtifactError(str(wpath), name, f"shape (n, {ncol})" if ncol else "shape (n,)", a.shape)
+        if a.dtype.kind not in "fiu":
+            raise ArtifactError(str(wpath), name, "a tensor of numbers", str(a.dtype))
+        with np.errstate(over="ignore"):
+            a = a.astype(dtype)
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            raise ArtifactError(str(wpath), name, "finite values", "NaN or inf")
-        return a.astype(dtype)
+            raise ArtifactError(str(wpath), name, f"finite values (in {np.dtype(dtype).name})", "NaN or inf")
+        return a
 
     patches = PatchSet(arr("patches.centers", 3, np.float32), arr("patches.bandwidths", None, np.float32),
                        arr("patches.amplitudes", None, np.float32), arr("patches.flag_ids", None, np.int64))
@@ -277,33 +293,45 @@ def load(directory: str | Path) -> RewardModel:
                             [len(patches.centers), n, len(patches.amplitudes), len(patches.flag_ids)])
     if n != _req(meta, "patches", int, src):
         raise ArtifactError(src, "$.patches", f"{n} (the kernels in the weights file)", meta["patches"])
-    if n and (np.any(patches.bandwidths <= 0) or np.any(patches.amplitudes < 0)):
-        raise ArtifactError(str(wpath), "patches.bandwidths", "bandwidths > 0 and amplitudes >= 0", "other")
 
     psi_d = _req(meta, "psi", dict, src)
-    try:
-        psi = Psi(_req(psi_d, "l_min", float, src, "$.psi"), _req(psi_d, "l_max", float, src, "$.psi"),
-                  _req(psi_d, "k", float, src, "$.psi"))
-    except ValueError as exc:
-        raise ArtifactError(src, "$.psi", "a valid mapping (l_min >= 0, l_max > l_min, k > 0)", str(exc)) from None
+    values = [_req(psi_d, key, float, src, "$.psi") for key in ("l_min", "l_max", "k")]
+    problem = psi_problem(*values)
+    if problem:
+        raise ArtifactError(src, f"$.psi.{problem[0]}", problem[1], problem[2])
+    psi = Psi(*values)
     tr = _req(meta, "training", dict, src)
     try:
         config = TrainingConfig(**tr)
     except TypeError:
         raise ArtifactError(src, "$.training", "the training config keys " +
                             ", ".join(TrainingConfig().to_dict()), sorted(tr)) from None
-    world = _req(meta, "world", dict, src)
+    for key, default in TrainingConfig().to_dict().items():   # used again when the model is refined
+        if key in tr:
+            _req(tr, key, int if isinstance(default, int) else float, src, "$.training")
+    world_d = _req(meta, "world", dict, src)
     parent = meta.get("parent")
     if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
         raise ArtifactError(src, "$.parent", "a version number or null", parent)
     edits = _req(meta, "edits", list, src)
     metrics = _req(meta, "metrics", dict, src)
-    return RewardModel(expertness=net, psi=psi, patches=patches,
-                       world_name=_req(world, "name", str, src, "$.world"),
-                       world_hash=_req(world, "sha256", str, src, "$.world"), config=config,
-                       expert_samples=arr("data.expert_samples", 3, np.float32),
-                       negatives=arr("data.negatives", 3, np.float32), edits=edits,
-                       metrics=metrics, version=_req(meta, "version", int, src), parent=parent)
+    model = RewardModel(expertness=net, psi=psi, patches=patches,
+                        world_name=_req(world_d, "name", str, src, "$.world"),
+                        world_hash=_req(world_d, "sha256", str, src, "$.world"), config=config,
+                        expert_samples=arr("data.expert_samples", 3, np.float32),
+                        negatives=arr("data.negatives", 3, np.float32), edits=edits,
+                        metrics=metrics, version=_req(meta, "version", int, src), parent=parent,
+                        source=str(directory))
+    problem = parameter_problem(model)
+    if problem:
+        field, expected, got = problem
+        if field.startswith("psi."):
+            raise ArtifactError(src, "$." + field, expected, got)
+        raise ArtifactError(str(wpath), field, expected, got)
+    probe(model)
+    if world is not None:
+        prove_finite(model, world)
+    return model
 
 
 def _bounded_int(d: dict, key: str, lo: int, hi: int, src: str) -> int:

@@ -6,14 +6,13 @@ bytes per action, and ``undo_text()`` says exactly what undo will revert.
 """
 from __future__ import annotations
 
-import json
 import math
 import numbers
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from explorer.safeio import write_json_atomic  # noqa: F401 (re-exported)
+from explorer.safeio import read_json, write_json_atomic
 from worlds.errors import InputError
 
 FLAGS_FORMAT = "reward-explorer-flags"
@@ -234,22 +233,11 @@ def parse_flags(data: Any, source: str) -> tuple[list[Flag], str | None]:
     return flags, world
 
 
+MAX_FLAGS_BYTES = 8_000_000     # 10,000 flags with 17-digit coordinates are ~2 MB of JSON
+
+
 def load_flags(path: str | Path) -> tuple[list[Flag], str | None]:
+    """Read a flags file: size and nesting depth are checked before parsing."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), "", "a readable flags file", exc.strerror or str(exc)) from None
-    try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        raise InputError(str(path), "", "UTF-8 JSON", f"byte 0x{raw[exc.start]:02x} at offset {exc.start}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(str(path), "", "valid JSON", f"{exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    except ValueError as exc:
-        raise InputError(str(path), "", "JSON without NaN or Infinity", str(exc)) from None
+    data = read_json(path, "flags file", InputError, max_bytes=MAX_FLAGS_BYTES, max_depth=8)
     return parse_flags(data, str(path))
-
-
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not allowed")

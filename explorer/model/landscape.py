@@ -5,13 +5,24 @@ Local patches and psi edits leave E_theta untouched, so they re-apply only the
 mapping and the kernels to cached arrays (see docs/design.md, "live on a laptop
 CPU"). Only data-driven patching, which changes E_theta, calls
 ``refresh_expertness()``.
+
+The served reward is finite by construction, checked where it is cheap: each
+new L array once (min and max, two passes next to a whole E_theta evaluation),
+each new psi once (the two ends of the monotone mapping), and each new kernel
+once (its parameters). A cache hit checks nothing and costs nothing extra.
+A model that fails raises ModelError (NonFiniteReward when values were
+served) and the landscape keeps the model it had.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from worlds import Grid, World
 
+from explorer.model.errors import ModelError, NonFiniteReward
+from explorer.model.finite import diagnose, kernel_problem, require_finite, source_of
 from explorer.model.mapping import g_psi
 from explorer.model.patches import kernel_field
 from explorer.model.reward_model import RewardModel
@@ -52,7 +63,12 @@ class Landscape:
 
     @error.setter
     def error(self, value: np.ndarray) -> None:
-        self._error = np.asarray(value, np.float32)
+        value = np.asarray(value, np.float32)
+        # min and max are NaN or inf if any element is: two cheap passes prove all finite
+        lo, hi = (float(value.min()), float(value.max())) if value.size else (0.0, 0.0)
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            require_finite(value, self.model, "expertness L (and so the reward)", "grid states")
+        self._error = value
         self._error_gen = getattr(self, "_error_gen", 0) + 1   # expires the caches built on it
 
     @property
@@ -60,11 +76,17 @@ class Landscape:
         return self.grid.points
 
     def set_model(self, model: RewardModel, same_expertness: bool = False) -> None:
-        """Show another model; skip re-running E_theta when it is known to be the same."""
+        """Show another model; skip re-running E_theta when it is known to be the same.
+        A model that would serve NaN or inf is refused and the old one stays."""
+        old = self.model
         self.model = model
-        if not same_expertness:
-            self.error = model.error(self.points)
-        self.sync_patches()
+        try:
+            if not same_expertness:
+                self.error = model.error(self.points)
+            self.sync_patches()
+        except ModelError:
+            self.model = old
+            raise
 
     def refresh_expertness(self) -> None:
         self.error = self.model.error(self.points)     # a new array: the caches keyed on it expire
@@ -89,6 +111,12 @@ class Landscape:
                 self._patched_count = 0
                 self._capped_at = -1
             self._patch_set = ps
+        if len(ps) > self._patched_count:
+            new = slice(self._patched_count, len(ps))
+            problem = kernel_problem(ps.centers[new], ps.bandwidths[new], ps.amplitudes[new],
+                                     self._patched_count)
+            if problem:     # such a kernel could add NaN to the field: refuse it before it does
+                raise ModelError(source_of(self.model), *problem)
         start = self._patched_count
         for lo, hi in patch_batches(self.model, len(ps)):
             if hi <= start:
@@ -136,6 +164,7 @@ class Landscape:
             self._clamped_key = (self._error_gen, psi.l_min)
         scale = np.float32(-psi.k / (psi.l_max - psi.l_min))
         shift = np.float32(psi.k * psi.l_min / (psi.l_max - psi.l_min))
+        self._check_mapping(scale, shift)
         base = self._base if self._base is not None and len(self._base) == len(self.error) else \
             np.empty(len(self.error), np.float32)
         for i in range(0, len(base), REWARD_CHUNK):
@@ -145,6 +174,20 @@ class Landscape:
             np.exp(o, out=o)
         self._base, self._base_key = base, key
         return base
+
+    def _check_mapping(self, scale: np.float32, shift: np.float32) -> None:
+        """With L finite and >= l_min >= 0 (clamped), a finite scale <= 0 and a
+        finite shift, L * scale + shift is finite or -inf and never above ~0, so
+        exp() of it is finite on every cell. O(1) per psi: three scalar tests."""
+        if math.isfinite(scale) and math.isfinite(shift) and scale <= 0:
+            return
+        psi = self.model.psi
+        with np.errstate(all="ignore"):
+            base = np.exp(np.maximum(self.error, np.float32(psi.l_min)) * scale + shift)
+        field, cause = diagnose(self.model)
+        raise NonFiniteReward(source_of(self.model), "reward",
+                              max(1, int(np.count_nonzero(~np.isfinite(base)))), len(base), "grid states",
+                              field, cause)
 
     def _capped_field(self) -> np.ndarray | None:
         """min(kernel field, 1), cached until the patches change; None if no patch."""

@@ -5,13 +5,46 @@
 Low error (looks like the expert) -> reward near 1. Editing psi is *functional
 sculpting*: it reshapes the whole landscape without touching E_theta, so a
 landscape with cached L re-evaluates in one vectorised expression.
+
+The landscape evaluates g_psi in float32 as ``exp(L * scale + shift)`` with
+``scale = -k / (l_max - l_min)`` and ``shift = k l_min / (l_max - l_min)``. A psi
+that is valid in float64 can still overflow there (k = 1e308 is inf in float32;
+inf * 0 is NaN), so a Psi is only built if every one of those numbers is finite
+in float32: then g_psi of a finite L is finite, by construction.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+
+from explorer.model.errors import ModelError
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def psi_problem(l_min: Any, l_max: Any, k: Any) -> tuple[str, str, Any] | None:
+    """The first reason (field, expected, got) these values cannot be a mapping, or None."""
+    for name, v in (("l_min", l_min), ("l_max", l_max), ("k", k)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return name, "a finite number", v
+        if abs(v) > F32_MAX:
+            return name, f"a number that stays finite in float32 (at most {F32_MAX:.3g})", v
+    if l_min < 0:
+        return "l_min", "a number >= 0", l_min
+    if not l_max > l_min:
+        return "l_max", f"a number greater than l_min = {l_min!r}", l_max
+    if not np.float32(l_max) > np.float32(l_min):
+        return "l_max", f"a number distinct from l_min = {l_min!r} in float32", l_max
+    if not (k > 0 and np.float32(k) > 0):
+        return "k", "a number > 0 (and > 0 in float32)", k
+    scale = k / (l_max - l_min)
+    if not scale * max(1.0, l_min) <= F32_MAX:
+        return "k", (f"k / (l_max - l_min) * max(1, l_min) finite in float32 (at most {F32_MAX:.3g}; "
+                     f"here l_max - l_min = {l_max - l_min:g})"), k
+    return None
 
 
 @dataclass(frozen=True)
@@ -21,16 +54,10 @@ class Psi:
     k: float
 
     def __post_init__(self) -> None:
-        for name in ("l_min", "l_max", "k"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"psi.{name}: expected a finite number, got {v!r}")
-        if self.l_min < 0:
-            raise ValueError(f"psi.l_min: expected >= 0, got {self.l_min!r}")
-        if not self.l_max > self.l_min:
-            raise ValueError(f"psi.l_max: expected greater than l_min={self.l_min:g}, got {self.l_max!r}")
-        if not self.k > 0:
-            raise ValueError(f"psi.k: expected > 0, got {self.k!r}")
+        problem = psi_problem(self.l_min, self.l_max, self.k)
+        if problem:
+            field, expected, got = problem
+            raise ModelError("mapping", f"psi.{field}", expected, got)
 
     def to_dict(self) -> dict:
         return asdict(self)

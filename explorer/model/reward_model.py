@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from explorer.model.expertness import Architecture, MoEAutoencoder
+from explorer.model.finite import require_finite
 from explorer.model.mapping import Psi, g_psi
 from explorer.model.patches import PatchSet, apply_patches
 
@@ -45,6 +46,7 @@ class RewardModel:
     metrics: dict = field(default_factory=dict)
     version: int = 1
     parent: int | None = None
+    source: str = ""                         # the artifact directory it was loaded from, for messages
 
     @property
     def architecture(self) -> Architecture:
@@ -54,13 +56,19 @@ class RewardModel:
         """Expertness signal L(s) (reconstruction error)."""
         return self.expertness.error_np(states)
 
-    def unpatched(self, states: np.ndarray) -> np.ndarray:
-        return g_psi(self.error(states), self.psi)
+    def unpatched(self, states: np.ndarray, where: str = "states") -> np.ndarray:
+        """g_psi(L(s)); L is checked finite first (an overflowing E_theta would
+        otherwise map inf to a plausible-looking reward of 0)."""
+        error = require_finite(self.error(states), self, "expertness L (and so the reward)", where)
+        return g_psi(error, self.psi)
 
-    def reward(self, states: np.ndarray) -> np.ndarray:
-        """The served reward any policy can query: numpy (n, 3) -> (n,) in [0, 1]."""
+    def reward(self, states: np.ndarray, where: str = "states") -> np.ndarray:
+        """The served reward any policy can query: numpy (n, 3) -> (n,) in [0, 1].
+        Never NaN or inf: a model that would serve one raises NonFiniteReward
+        (``where`` names the states in that message, e.g. "grid states")."""
         states = np.asarray(states, dtype=np.float32)
-        return apply_patches(self.unpatched(states), self.patches.field(states))
+        served = apply_patches(self.unpatched(states, where), self.patches.field(states))
+        return require_finite(served, self, "reward", where)
 
     def clone(self) -> "RewardModel":
         """A deep copy: refinements work on a clone so 'before' stays intact."""
@@ -70,4 +78,5 @@ class RewardModel:
         child = self.clone()
         child.parent = self.version
         child.version = self.version + 1
+        child.source = ""                    # not saved yet: named by world and version
         return child

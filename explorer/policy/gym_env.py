@@ -13,7 +13,9 @@ evaluation only. *Start*: uniform over the world (seeded), or
 terminal states.
 
 Any RL library that speaks Gymnasium can train a policy on a learned reward
-artifact it had no part in making.
+artifact it had no part in making. The reward is never NaN or inf: the model's
+parameters are checked when the env is made, and every served reward is checked
+(a model that fails raises ``explorer.model.errors.ModelError``).
 """
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from gymnasium import spaces
 
 from worlds import World
 
+from explorer.model.errors import NonFiniteReward
+from explorer.model.finite import check_parameters, source_of
 from explorer.model.reward_model import RewardModel
 
 
@@ -31,6 +35,8 @@ class RewardWorldEnv(gym.Env):
 
     def __init__(self, world: World, model: RewardModel, max_steps: int = 200,
                  step_size: float | None = None):
+        if isinstance(model, RewardModel):
+            check_parameters(model)  # O(parameters): refuse a model that could serve NaN up front
         self.world = world
         self.model = model
         self.dims = 2 if world.is_terrain else 3
@@ -62,5 +68,8 @@ class RewardWorldEnv(gym.Env):
         self._t += 1
         s = self._state[None].astype(np.float32)
         reward = float(self.model.reward(s)[0])
+        if not np.isfinite(reward):  # RewardModel.reward refuses already; any other model is checked here
+            raise NonFiniteReward(source_of(self.model) if isinstance(self.model, RewardModel)
+                                  else type(self.model).__name__, "reward", 1, 1, "env states")
         info = {"true_reward": float(self.world.true_reward(s)[0])}
         return self._obs(), reward, False, self._t >= self.max_steps, info
