@@ -329,7 +329,7 @@ class MainWindow(QMainWindow):
         self.refine_panel.progress.setValue(100)
         if kind == "audit":
             self.flywheel.audit_done()
-        elif kind == "cycle" and outcome is not None and outcome.version is None:
+        elif outcome is not None and outcome.version is None and (kind == "cycle" or outcome.severe):
             self._warn("Version not released", outcome.message)
 
     def _on_job_failed(self, kind: str, exc: Exception) -> None:

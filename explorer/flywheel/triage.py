@@ -23,7 +23,6 @@ No Qt here: the window only shows a ``Triage`` and forwards clicks to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 

@@ -18,6 +18,7 @@ import torch
 from explorer.flywheel import pipeline
 from explorer.flywheel.metrics import version_metrics
 from explorer.flywheel.triage import Triage
+from explorer.model.errors import ModelError
 from explorer.model.landscape import Landscape
 from explorer.model.mapping import Psi
 from explorer.model.reward_model import RewardModel
@@ -41,6 +42,7 @@ class Outcome:
     message: str
     check: dict | None = None
     result: Any = None
+    severe: bool = False          # the window shows it in a dialog, not only the status bar
 
 
 def metrics_of(land: Landscape, reference=None, **kw) -> dict:
@@ -63,7 +65,14 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
     """Check ``child`` against the current version and make it current, or refuse it."""
     parent = s.model
     before = s.land.reward().copy()
-    s.land.set_model(child, same_expertness=same)
+    try:
+        s.land.set_model(child, same_expertness=same)       # proves the new reward finite on the grid
+    except ModelError as exc:
+        s.land.set_model(parent, same_expertness=same)
+        msg = (f"{label}: rolled back, the result would serve non-finite rewards ({exc}); "
+               f"v{parent.version} stays")
+        s.events.message.emit(msg)
+        return Outcome(None, msg, severe=True)
     change = float(np.max(np.abs(s.land.reward() - before))) if len(before) else 0.0
     if change <= NO_CHANGE:
         s.land.set_model(parent, same_expertness=same)

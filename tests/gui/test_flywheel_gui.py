@@ -266,6 +266,8 @@ def test_the_triage_keyboard_flow_never_changes_a_decision_just_made(qtbot, wind
     assert len(t.regions) >= 3
     window.activateWindow()
     window.view.plotter.setFocus()
+    qtbot.waitUntil(lambda: window.isActiveWindow(), timeout=3000)
+    assert window.act["reject_finding"].isEnabled()
     fp.select_cluster(t.regions[1].cluster)              # start on the second row
     second = t.regions[1].cluster
     qtbot.keyClick(window.view.plotter, Qt.Key.Key_X)      # reject row 2
