@@ -3,7 +3,6 @@ spurious region, audit cost and recall, scaling. Each figure is reported next
 to a baseline measured in the same run."""
 from __future__ import annotations
 
-import copy
 import time
 
 import numpy as np
@@ -13,13 +12,13 @@ import worlds
 from explorer.flywheel.audit import Auditor
 from explorer.refine.data_patch import DataDrivenPatch
 from explorer.model.expertness import Architecture, MoEAutoencoder
-from explorer.model.flags import FlagSet
+from explorer.model.flags import make_flags
 from explorer.flywheel.pipeline import run_cycles
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
 from explorer.model.mapping import Psi
 from explorer.model.metrics import in_flags
-from explorer.refine import local_patch, regression_check, sculpt
+from explorer.refine import local_patch, regression_check
 
 from .common import exponent, memory_bandwidth, peak_flops, timeit
 
@@ -48,11 +47,10 @@ def reevaluation(smoke: bool) -> dict:
         world = cube if name == "cube" else worlds.load(name)
         m = model if name == "cube" else terrain_model
         land = Landscape(m, world, n)
-        fs = FlagSet()
         r = land.reward()
         far = np.argmax(r * land.flaw_mask(r) * land.distance)
-        fs.add(tuple(float(v) for v in land.points[far]), 0.3 * float(np.max(world.bounds_max - world.bounds_min)) / 2)
-        patched, _ = local_patch(m, land, fs.snapshot())
+        patched, _ = local_patch(m, land, make_flags([(tuple(float(v) for v in land.points[far]),
+                                                      0.3 * float(np.max(world.bounds_max - world.bounds_min)) / 2)]))
         cells = land.grid.size
         full = timeit(lambda: patched.reward(land.points), repeats=3)
         out = np.empty(cells, np.float32)
@@ -138,9 +136,7 @@ def correction(smoke: bool) -> dict:
     land = Landscape(model, cube)
     before = land.reward()
     far = int(np.argmax(before * land.flaw_mask(before) * land.distance))
-    fs = FlagSet()
-    fs.add(tuple(float(v) for v in land.points[far]), 0.5)
-    flags = fs.snapshot()
+    flags = make_flags([(tuple(float(v) for v in land.points[far]), 0.5)])
     inside = in_flags(land.points, flags)
 
     def quality(m):
@@ -235,10 +231,9 @@ def scaling(smoke: bool) -> dict:
     flags_n = (1, 4, 16) if smoke else (1, 4, 16, 64)
     t_flags = []
     for n in flags_n:
-        fs = FlagSet()
-        for i in order[:: max(1, len(order) // n)][:n]:
-            fs.add(tuple(float(v) for v in land.points[i]), 0.2)
-        t_flags.append(timeit(lambda: local_patch(model, land, fs.snapshot()), repeats=3)["median_s"])
+        flags = make_flags([(tuple(float(v) for v in land.points[i]), 0.2)
+                            for i in order[:: max(1, len(order) // n)][:n]])
+        t_flags.append(timeit(lambda: local_patch(model, land, flags), repeats=3)["median_s"])
     samples_n = (16, 256) if smoke else (16, 64, 256, 1024, 4096)
     t_train, t_audit = [], []
     for n in samples_n:

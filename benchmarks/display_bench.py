@@ -4,7 +4,6 @@ the same data (what a paper author would use). ``plotter`` may be the Qt view
 (under Xvfb) or an off-screen plotter."""
 from __future__ import annotations
 
-import numpy as np
 
 import worlds
 from explorer.model.landscape import Landscape

@@ -11,7 +11,7 @@ import torch
 
 import worlds
 from explorer.refine.data_patch import data_patch
-from explorer.model.flags import FlagSet
+from explorer.model.flags import make_flags
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
 from explorer.model.metrics import in_flags, landscape_metrics
@@ -56,9 +56,7 @@ def twin() -> Trained:
 
 
 def _flags(center, radius):
-    fs = FlagSet()
-    fs.add(tuple(float(v) for v in center), float(radius))
-    return fs.snapshot()
+    return make_flags([(tuple(float(v) for v in center), float(radius))])
 
 
 def _lifted(world: worlds.World, xy) -> np.ndarray:

@@ -1,16 +1,16 @@
-"""Flags: regions a person marks as wrong, with undo/redo kept as deltas.
+"""Flags: regions a person marks as wrong, and the flags file format.
 
-Undo history lives here as plain Python (as napari's labels layer keeps its
-own): each command stores only what it changed, so a long session costs a few
-bytes per action, and ``undo_text()`` says exactly what undo will revert.
+A flag is a ball (centre, radius) with an id. Editing the flags of a session,
+with undo, is the session's job (explorer.session: one command history for
+every edit); here are the flag itself, its checks, and the file format.
 """
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from explorer.safeio import read_json, write_json_atomic
 from worlds.errors import InputError
@@ -54,138 +54,20 @@ def check_center(center: Any, source: str = "flag", field: str = "center") -> tu
     return (out[0], out[1], out[2])
 
 
-class FlagSet:
-    """The flags of a session, with grouped, delta-based undo/redo."""
-
-    def __init__(self, flags: list[Flag] | None = None):
-        self._flags: list[Flag] = list(flags or [])
-        self._next_id = max((f.id for f in self._flags), default=0) + 1
-        self._undo: list[tuple[str, Any]] = []
-        self._redo: list[tuple[str, Any]] = []
-        self.listeners: list[Callable[[], None]] = []
-
-    # ---- reading --------------------------------------------------------
-    def __iter__(self):
-        return iter(list(self._flags))
-
-    def __len__(self) -> int:
-        return len(self._flags)
-
-    def get(self, flag_id: int) -> Flag:
-        for f in self._flags:
-            if f.id == flag_id:
-                return f
-        raise KeyError(f"no flag #{flag_id}")
-
-    def snapshot(self) -> list[Flag]:
-        return list(self._flags)
-
-    # ---- editing (each is one undoable command) ---------------------------
-    def add(self, center, radius: float, kind: str = "spurious-high") -> Flag:
-        if kind not in FLAG_KINDS:
-            raise InputError("flag", "kind", "one of " + ", ".join(FLAG_KINDS), kind)
-        if len(self._flags) >= MAX_FLAGS:
-            raise InputError("flag", "", f"at most {MAX_FLAGS} flags", len(self._flags) + 1)
-        flag = Flag(self._next_id, check_center(center), check_radius(radius), kind)
-        self._next_id += 1
-        self._do(("add", flag))
-        return flag
-
-    def delete(self, flag_id: int) -> None:
-        flag = self.get(flag_id)
-        self._do(("delete", (flag, self._flags.index(flag))))
-
-    def move(self, flag_id: int, center) -> None:
-        flag = self.get(flag_id)
-        self._do(("move", (flag_id, flag.center, check_center(center))))
-
-    def set_radius(self, flag_id: int, radius: float) -> None:
-        flag = self.get(flag_id)
-        self._do(("radius", (flag_id, flag.radius, check_radius(radius))))
-
-    def clear(self) -> None:
-        for f in reversed(self._flags):
-            self.delete(f.id)
-
-    # ---- undo / redo ------------------------------------------------------
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    def undo_text(self) -> str:
-        return "Undo: " + _describe(self._undo[-1]) if self._undo else "Nothing to undo"
-
-    def redo_text(self) -> str:
-        return "Redo: " + _describe(self._redo[-1]) if self._redo else "Nothing to redo"
-
-    def undo(self) -> bool:
-        if not self._undo:
-            return False
-        cmd = self._undo.pop()
-        self._apply(cmd, reverse=True)
-        self._redo.append(cmd)
-        self._changed()
-        return True
-
-    def redo(self) -> bool:
-        if not self._redo:
-            return False
-        cmd = self._redo.pop()
-        self._apply(cmd, reverse=False)
-        self._undo.append(cmd)
-        self._changed()
-        return True
-
-    def _do(self, cmd: tuple[str, Any]) -> None:
-        self._apply(cmd, reverse=False)
-        self._undo.append(cmd)
-        self._redo.clear()
-        self._changed()
-
-    def _apply(self, cmd: tuple[str, Any], reverse: bool) -> None:
-        op, data = cmd
-        if op == "add":
-            if reverse:
-                self._flags.remove(data)
-            else:
-                self._flags.append(data)
-        elif op == "delete":
-            flag, index = data
-            if reverse:
-                self._flags.insert(index, flag)
-            else:
-                self._flags.remove(flag)
-        elif op in ("move", "radius"):
-            flag_id, old, new = data
-            value = old if reverse else new
-            i = self._flags.index(self.get(flag_id))
-            field = "center" if op == "move" else "radius"
-            self._flags[i] = replace(self._flags[i], **{field: value})
-
-    def _changed(self) -> None:
-        for fn in list(self.listeners):
-            fn()
-
-    # ---- files ------------------------------------------------------------
-    def to_json(self, world: str) -> dict:
-        return {"format": FLAGS_FORMAT, "schema_version": FLAGS_SCHEMA, "world": world,
-                "flags": [f.to_dict() for f in self._flags]}
-
-    def save(self, path: str | Path, world: str) -> None:
-        write_json_atomic(Path(path), self.to_json(world))
+def make_flags(items) -> list[Flag]:
+    """Flags numbered 1..n from (center, radius) pairs, each checked (a script's or a
+    test's way to build the list a refinement takes)."""
+    return [Flag(i + 1, check_center(c), check_radius(r)) for i, (c, r) in enumerate(items)]
 
 
-def _describe(cmd: tuple[str, Any]) -> str:
-    op, data = cmd
-    if op == "add":
-        return f"add flag #{data.id}"
-    if op == "delete":
-        return f"delete flag #{data[0].id}"
-    if op == "move":
-        return f"move flag #{data[0]}"
-    return f"radius of flag #{data[0]} {data[1]:.2f} -> {data[2]:.2f}"
+def flags_json(flags, world: str) -> dict:
+    return {"format": FLAGS_FORMAT, "schema_version": FLAGS_SCHEMA, "world": world,
+            "flags": [f.to_dict() for f in flags]}
+
+
+def save_flags(path: str | Path, flags, world: str) -> None:
+    """A flags file (the CLI's ``--flags`` format), written atomically."""
+    write_json_atomic(Path(path), flags_json(flags, world))
 
 
 def parse_flags(data: Any, source: str) -> tuple[list[Flag], str | None]:

@@ -13,16 +13,14 @@ from safetensors.numpy import save as st_save
 
 from explorer.model import artifact
 from explorer.model.artifact import ArtifactError
-from explorer.model.flags import FlagSet
+from explorer.model.flags import make_flags
 from explorer.model.landscape import Landscape
 from explorer.refine import local_patch
 
 
 @pytest.fixture()
 def patched(cube, cube_model, spurious_center):
-    fs = FlagSet()
-    fs.add(spurious_center, 0.5)
-    model, _ = local_patch(cube_model, Landscape(cube_model, cube), fs.snapshot())
+    model, _ = local_patch(cube_model, Landscape(cube_model, cube), make_flags([(spurious_center, 0.5)]))
     return model
 
 

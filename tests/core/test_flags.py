@@ -1,63 +1,26 @@
-"""Flags: delta undo/redo that says what it reverts, and strict flag files."""
+"""Flags: checked centres and radii, and strict flag files (their undo is the
+session's: tests/core/test_session.py)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from explorer.model.flags import FlagSet, load_flags
+from explorer.model.flags import load_flags, make_flags, save_flags
 from worlds.errors import InputError
-
-
-def test_undo_redo_restore_the_list_exactly():
-    fs = FlagSet()
-    states = [fs.snapshot()]
-    a = fs.add((0.1, 0.2, 0.3), 0.4)
-    states.append(fs.snapshot())
-    b = fs.add((0.5, 0.5, 0.5), 0.2)
-    states.append(fs.snapshot())
-    fs.move(a.id, (0.0, 0.0, 0.0))
-    states.append(fs.snapshot())
-    fs.set_radius(b.id, 0.9)
-    states.append(fs.snapshot())
-    fs.delete(a.id)
-    states.append(fs.snapshot())
-    assert fs.undo_text() == f"Undo: delete flag #{a.id}"
-    for expected in reversed(states[:-1]):
-        assert fs.undo()
-        assert fs.snapshot() == expected
-    assert not fs.undo()
-    for expected in states[1:]:
-        assert fs.redo()
-        assert fs.snapshot() == expected
-    fs.undo()
-    fs.add((0.3, 0.3, 0.3), 0.1)                   # a new action clears the redo history
-    assert not fs.can_redo()
-
-
-def test_listeners_hear_every_change():
-    fs = FlagSet()
-    seen = []
-    fs.listeners.append(lambda: seen.append(len(fs)))
-    f = fs.add((0, 0, 0), 0.2)
-    fs.undo()
-    fs.redo()
-    fs.delete(f.id)
-    assert seen == [1, 0, 1, 0]
 
 
 @pytest.mark.parametrize("radius", [0, -1, float("nan"), float("inf"), True, "0.3"])
 def test_bad_radius_is_refused(radius):
     with pytest.raises(InputError, match="radius"):
-        FlagSet().add((0, 0, 0), radius)
+        make_flags([((0, 0, 0), radius)])
 
 
 def test_flags_file_round_trip(tmp_path):
-    fs = FlagSet()
-    fs.add((0.1, 0.2, 0.3), 0.4)
-    fs.save(tmp_path / "f.json", "cube")
+    made = make_flags([((0.1, 0.2, 0.3), 0.4)])
+    save_flags(tmp_path / "f.json", made, "cube")
     flags, world = load_flags(tmp_path / "f.json")
-    assert flags == fs.snapshot() and world == "cube"
+    assert flags == made and world == "cube"
 
 
 @pytest.mark.parametrize("doc, field", [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from explorer.refine.data_patch import DataDrivenPatch, data_patch
-from explorer.model.flags import FlagSet
+from explorer.model.flags import make_flags
 from explorer.model.landscape import Landscape
 from explorer.model.metrics import in_flags, spearman
 from explorer.refine import RefinementError, local_patch, regression_check
@@ -14,9 +14,7 @@ from explorer.refine.regression import expert_rank_correlation
 
 
 def _flags(center, radius=0.5):
-    fs = FlagSet()
-    fs.add(center, radius)
-    return fs.snapshot()
+    return make_flags([(center, radius)])
 
 
 def test_local_patch_removes_the_flagged_region_and_keeps_the_basin(cube, cube_model, spurious_center):

@@ -258,7 +258,7 @@ def test_policy_path_outcome_and_runtime_gate_in_the_readouts(qtbot, window):
 def test_the_triage_keyboard_flow_never_changes_a_decision_just_made(qtbot, window):
     """X on a region, N, Y: the rejection stays (the selection moves on down the list,
     never back to a row decided a moment ago)."""
-    s, fp = window.session, window.findings_panel
+    fp = window.findings_panel
     _audit(qtbot, window)
     _click(qtbot, fp.accept_all_button)
     _run(qtbot, window, fp.apply_button, "cycle")

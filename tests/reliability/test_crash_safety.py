@@ -3,7 +3,6 @@ written: afterwards everything that was listed still loads, and nothing that
 was saved before is lost or half-written."""
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal

@@ -22,7 +22,7 @@ from safetensors.numpy import load as st_load, save as st_save
 import worlds
 from explorer.model import artifact
 from explorer.model.errors import ModelError
-from explorer.model.flags import FlagSet, load_flags, parse_flags
+from explorer.model.flags import load_flags, make_flags, parse_flags, save_flags
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
 from worlds.errors import InputError
@@ -148,12 +148,10 @@ flag_item = st.fixed_dictionaries(
 @given(items=st.lists(flag_item, max_size=20))
 def test_valid_flag_files_round_trip(tmp_path_factory, items):
     d = tmp_path_factory.mktemp("flags")
-    fs = FlagSet()
-    for it in items:
-        fs.add(it["center"], it["radius"])
-    fs.save(d / "f.json", "cube")
+    made = make_flags([(it["center"], it["radius"]) for it in items])
+    save_flags(d / "f.json", made, "cube")
     flags, world = load_flags(d / "f.json")
-    assert flags == fs.snapshot() and world == "cube"
+    assert flags == made and world == "cube"
 
 
 @FUZZ
