@@ -215,6 +215,24 @@ def served_nodes(g: _Graph, reward: str, field: str) -> str:
 
 
 # ------------------------------------------------------------------ the graph
+def expertness_graph(net) -> onnx.ModelProto:
+    """L(states) alone as a graph (E_theta or an AfD module): what a landscape
+    caches, for timing and for runtimes that apply the mapping themselves."""
+    g = _Graph()
+    makers = {MoEAutoencoder: _moe_error, DiscriminatorMLP: _discriminator_error, OccupancyRatio: _occupancy_error}
+    if type(net) not in makers:
+        raise ExportError(type(net).__name__, "expertness", "a module of our own kinds", type(net).__name__)
+    err = makers[type(net)](g, net, INPUT)
+    g.nodes.append(helper.make_node("Identity", [err], ["error"], name="expertness"))
+    graph = helper.make_graph(g.nodes, "expertness",
+                              [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["n", 3])],
+                              [helper.make_tensor_value_info("error", TensorProto.FLOAT, ["n"])], initializer=g.inits)
+    out = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
+                            producer_name="reward-landscape-explorer")
+    out.ir_version = IR_VERSION
+    return out
+
+
 def build_graph(model: RewardModel) -> onnx.ModelProto:
     """The served reward of ``model`` as one ONNX model (not yet verified)."""
     net = model.expertness
