@@ -63,7 +63,7 @@ class AgentConfig:
     episode_steps: int = 64
     step_fraction: float = 0.05        # one step: this fraction of the world's largest span
     start: tuple[float, ...] | None = None   # None: the world's scenario start
-    start_noise: float = 0.25          # starts spread over a ball of this fraction of the span
+    start_noise: float = 0.1           # training starts spread over a ball of this fraction of the span
     n_envs: int = 8
     n_steps: int = 128                 # per env and rollout: 1024 transitions per update
     batch_size: int = 256
