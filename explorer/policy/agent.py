@@ -157,9 +157,10 @@ class RewardVecEnv(VecEnv):
         self.actions = np.clip(np.asarray(actions, float).reshape(self.num_envs, self.dims), -1.0, 1.0)
 
     def step_wait(self):
-        self.pos = self.world.to_state(self.pos + self.step_size * self.actions)[:, : self.dims]
+        moved = self.world.to_state(self.pos + self.step_size * self.actions)
+        self.pos = moved[:, : self.dims]
+        states = moved.astype(np.float32)
         self.t += 1
-        states = self._obs(self.pos)
         served = self.model.reward(states).astype(np.float32)
         self.last_rewards = served
         rewards = served - np.float32(self.config.effort_cost) * np.mean(self.actions ** 2, axis=1,

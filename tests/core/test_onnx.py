@@ -103,6 +103,7 @@ def test_sidecar_range_input_scaling_and_error_output(tmp_path, cube):
     e = import_model(path, cube)
     assert np.max(np.abs(e.reward(pts) - g_psi(bump(pts), e.psi))) < 1e-5
     assert set(disabled_refinements(e)) == {"data_patch"}
+    _check_export(e, cube, tmp_path, "error_kind")
     (tmp_path / "m.json").write_text(json.dumps({"output": {"kind": "error"}}))
     cal = import_model(path, cube)                              # psi calibrated on the expert samples
     assert cal.psi.l_max > cal.psi.l_min >= 0
