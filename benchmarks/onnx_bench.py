@@ -28,7 +28,7 @@ def onnx_landscape(smoke: bool) -> dict:
     l_run = OnnxRunner(l_blob, "states", "error", src="E_theta graph")
     s_run = OnnxRunner(s_blob, "states", "reward", src="served graph")
     rows = []
-    for n in ((20, 48) if smoke else (20, 64, 128)):
+    for n in ((16, 24) if smoke else (20, 64, 128)):
         pts = cube.grid(n).points
         assert np.max(np.abs(l_run(pts) - model.error(pts))) < 1e-5
         t_torch = timeit(lambda: model.error(pts), repeats=3 if smoke else 5)
