@@ -48,5 +48,6 @@ def ppo_speed(smoke: bool) -> dict:
 def report(res: dict) -> list[str]:
     return [f"\n9. PPO on a learned reward (ridge, {res['envs']} episodes batched): "
             f"{res['ppo_seconds_per_10k_steps']:.1f} s per 10,000 steps; env step "
-            f"{res['batched_us_per_transition']:.0f} us per transition vs {res['dummy_vec_env_us_per_transition']:.0f} us "
+            f"{res['batched_us_per_transition']:.0f} us per transition vs "
+            f"{res['dummy_vec_env_us_per_transition']:.0f} us "
             f"with SB3's DummyVecEnv -> {res['batching_speedup']:.1f}x"]

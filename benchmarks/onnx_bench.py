@@ -48,12 +48,13 @@ def onnx_landscape(smoke: bool) -> dict:
 
 
 def report(res: dict) -> list[str]:
-    lines = [f"\n8. ONNX: the same E_theta on the grid, onnxruntime {res['onnxruntime']} vs torch (1 thread each); "
-             f"served reward with {res['kernels']} kernels: one graph vs torch + numpy"]
-    lines.append("   grid            cells     L torch ms   L onnx ms   onnx/torch   served t+np ms   served onnx ms   ratio")
+    lines = [f"\n8. ONNX: the same E_theta on the grid, onnxruntime {res['onnxruntime']} vs torch "
+             f"(1 thread each); served reward with {res['kernels']} kernels: one graph vs torch + numpy",
+             "   grid            cells     L torch ms   L onnx ms   onnx/torch   served t+np ms   "
+             "served onnx ms   ratio"]
     for r in res["rows"]:
         served = (f" {r['served_torch_numpy_ms']:>15.2f} {r['served_onnx_ms']:>15.2f} "
                   f"{r['served_onnx_over_torch_numpy']:>7.2f}x" if "served_onnx_ms" in r else "")
-        lines.append(f"   {r['grid']:<14} {r['cells']:>8} {r['expertness_torch_ms']:>12.2f} {r['expertness_onnx_ms']:>11.2f}"
-                     f" {r['onnx_over_torch']:>11.2f}x" + served)
+        lines.append(f"   {r['grid']:<14} {r['cells']:>8} {r['expertness_torch_ms']:>12.2f} "
+                     f"{r['expertness_onnx_ms']:>11.2f} {r['onnx_over_torch']:>11.2f}x" + served)
     return lines

@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict:
     session = ort.InferenceSession(str(corrected), providers=["CPUExecutionProvider"])
     probe = world.expert_samples()[:3]
     served = session.run(["reward"], {"states": probe})[0]
-    print(f"exported {corrected.name}: max |onnxruntime - explorer| {max(report.max_abs_diff_grid, report.max_abs_diff_random):.2g}; "
+    worst = max(report.max_abs_diff_grid, report.max_abs_diff_random)
+    print(f"exported {corrected.name}: max |onnxruntime - explorer| {worst:.2g}; "
           f"reward on three expert samples: {', '.join(f'{v:.3f}' for v in served)}")
     return {"flaws_before": int(land.flaw_mask(before).sum()), "findings": len(audit.findings),
             "released": cycle.released, "check": cycle.check, "export": report.to_dict(), "out": str(out)}

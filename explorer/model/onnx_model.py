@@ -27,7 +27,8 @@ normalised state). Data-driven patching fine-tunes E_theta and is refused.
 Safety: the graph runs in onnxruntime, which only interprets ONNX operators;
 nothing in a model file is executed as Python. Files over ``MAX_MODEL_BYTES``,
 tensors stored outside the file, invalid graphs and wrong input/output types
-or shapes are refused with one line naming the input or output at fault.
+or shapes are refused with one line naming the input or output at fault
+(``onnx_graph``); the sidecar is read by ``onnx_sidecar``.
 """
 from __future__ import annotations
 
@@ -37,8 +38,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -47,21 +46,18 @@ from worlds.errors import InputError
 
 from explorer.model.expertness import EVAL_BATCH, normalise
 from explorer.model.mapping import Psi
+from explorer.model.onnx_graph import OnnxModelError, OnnxRunner, inspect_graph, non_finite
+from explorer.model.onnx_sidecar import OUTPUT_KINDS, calibrated_psi, read_sidecar
 from explorer.model.patches import PatchSet
 from explorer.model.reward_model import RewardModel, TrainingConfig
+
+__all__ = ["OnnxArchitecture", "OnnxExpertness", "OnnxModelError", "OnnxRunner", "import_model",
+           "disabled_refinements", "is_imported", "register_artifact_kind", "expertness_from_output"]
 
 ARTIFACT_KIND = "onnx-model"
 MAX_MODEL_BYTES = 64 * 1024 * 1024   # a reward over 3-D states needs far less
 TINY = 1e-30                         # r' below this serves as 1e-30: L stays finite (69.1)
-THREADS = 1                          # onnxruntime threads, as torch's in the GUI worker
-OUTPUT_KINDS = ("reward", "error")
 RANGE_SOURCES = ("sidecar", "grid")
-PROBE_STATES = 64
-EXPERT_REWARD_AT_WORST = 0.5         # calibrated psi: the least expert-like sample gets this
-
-
-class OnnxModelError(InputError):
-    """An ONNX model or its sidecar that cannot be used (one line, names the fault)."""
 
 
 @dataclass(frozen=True)
@@ -101,135 +97,6 @@ def _check_arch(arch: OnnxArchitecture, src: str) -> None:
             raise OnnxModelError(src, f"architecture.{name}", f"{arch.dim} finite numbers", list(v))
     if any(x == 0 for x in arch.scale):
         raise OnnxModelError(src, "architecture.scale", "non-zero factors", list(arch.scale))
-
-
-# ------------------------------------------------------------------ the graph
-def _tensors(graph: onnx.GraphProto):
-    """Every tensor stored in a graph, its subgraphs included."""
-    yield from graph.initializer
-    for sp in graph.sparse_initializer:
-        yield sp.values
-        yield sp.indices
-    for node in graph.node:
-        for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
-            if attr.HasField("g"):
-                yield from _tensors(attr.g)
-            for g in attr.graphs:
-                yield from _tensors(g)
-
-
-def _shape(vi: onnx.ValueInfoProto) -> list:
-    """Dims as ints (known), str (named) or None (unknown); None if no shape at all."""
-    tt = vi.type.tensor_type
-    if not tt.HasField("shape"):
-        return None
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in tt.shape.dim]
-
-
-def _fmt(shape, elem: int) -> str:
-    dims = "?" if shape is None else "(" + ", ".join("n" if d is None else str(d) for d in shape) + ")"
-    return f"{onnx.helper.tensor_dtype_to_np_dtype(elem) if elem else 'untyped'} {dims}"
-
-
-def inspect_graph(blob: bytes, src: str, dim: int = 3,
-                  output_name: str | None = None) -> tuple[onnx.ModelProto, str, str, int]:
-    """Parse and check a graph: one float32 input (n, dim), one float output
-    (n,) or (n, 1). Returns (model, input name, output name, fixed batch or 0)."""
-    model = onnx.ModelProto()
-    try:
-        model.ParseFromString(blob)
-    except Exception as exc:                       # protobuf raises DecodeError and others
-        raise OnnxModelError(src, "", "an ONNX model file", f"unparseable ({str(exc)[:80]})") from None
-    if not model.HasField("graph"):
-        raise OnnxModelError(src, "", "an ONNX model file (with a graph)", "no graph")
-    for t in _tensors(model.graph):
-        if t.data_location == onnx.TensorProto.EXTERNAL:
-            raise OnnxModelError(src, f"tensor '{t.name}'", "tensors stored inside the file "
-                                 "(re-save without external data)", "external data")
-    try:
-        onnx.checker.check_model(model)
-    except Exception as exc:
-        raise OnnxModelError(src, "", "a valid ONNX graph",
-                             str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__) from None
-    g = model.graph
-    init = {t.name for t in g.initializer}
-    inputs = [i for i in g.input if i.name not in init]
-    if len(inputs) != 1:
-        raise OnnxModelError(src, "inputs", f"exactly one input: float32 states (n, {dim})",
-                             [i.name for i in inputs])
-    x = inputs[0]
-    shape, elem = _shape(x), x.type.tensor_type.elem_type
-    # A named or unknown state dimension is accepted here and checked by the probe run.
-    if elem != onnx.TensorProto.FLOAT or shape is None or len(shape) != 2 \
-            or not (shape[1] == dim or shape[1] is None or isinstance(shape[1], str)):
-        raise OnnxModelError(src, f"input '{x.name}'", f"float32 states of shape (n, {dim})",
-                             _fmt(shape, elem))
-    batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else 0
-    outs = list(g.output)
-    if output_name is not None:
-        outs = [o for o in outs if o.name == output_name]
-        if not outs:
-            raise OnnxModelError(src, "output.name", "the name of one of the graph's outputs (" +
-                                 ", ".join(o.name for o in g.output) + ")", output_name)
-    if len(outs) != 1:
-        raise OnnxModelError(src, "outputs", "exactly one output, the reward (n,) or (n, 1); or name "
-                             "one in the sidecar's output.name", [o.name for o in outs])
-    y = outs[0]
-    shape, elem = _shape(y), y.type.tensor_type.elem_type
-    ok_type = elem in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)
-    ok_shape = shape is None or len(shape) == 1 or (
-        len(shape) == 2 and (shape[1] in (1, None) or isinstance(shape[1], str)))
-    if not (ok_type and ok_shape):
-        raise OnnxModelError(src, f"output '{y.name}'", "float32 rewards of shape (n,) or (n, 1)",
-                             _fmt(shape, elem))
-    return model, x.name, y.name, batch
-
-
-class OnnxRunner:
-    """An onnxruntime session on the CPU, run in batches (padding the last one
-    when the graph fixes its batch size)."""
-
-    def __init__(self, blob: bytes, input_name: str, output_name: str, batch: int = 0,
-                 src: str = "model.onnx", dim: int = 3):
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = THREADS
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(blob, sess_options=opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:                     # onnxruntime raises its own Fail/InvalidGraph types
-            msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise OnnxModelError(src, "", "a graph onnxruntime can run (standard operators only)",
-                                 msg[:160]) from None
-        self.input_name, self.output_name, self.batch, self.src, self.dim = input_name, output_name, batch, src, dim
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(x, dtype=np.float32)
-        n = len(x)
-        step = self.batch or EVAL_BATCH
-        out = np.empty(n, np.float32)
-        for i in range(0, n, step):
-            chunk = x[i:i + step]
-            m = len(chunk)
-            if self.batch and m < self.batch:
-                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], self.batch - m, axis=0)])
-            try:
-                y = self.session.run([self.output_name], {self.input_name: chunk})[0]
-            except Exception as exc:
-                msg = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                raise OnnxModelError(self.src, f"input '{self.input_name}'",
-                                     f"a graph that runs on float32 states ({len(chunk)}, {self.dim})",
-                                     msg[:160]) from None
-            y = np.asarray(y)
-            if y.shape not in ((len(chunk),), (len(chunk), 1)):
-                raise OnnxModelError(self.src, f"output '{self.output_name}'",
-                                     f"shape ({len(chunk)},) or ({len(chunk)}, 1) for {len(chunk)} states",
-                                     tuple(y.shape))
-            out[i:i + m] = y.reshape(-1)[:m]
-        return out
 
 
 # ------------------------------------------------------------------ the module
@@ -315,18 +182,6 @@ class OnnxExpertness(nn.Module):
         (normalised) input space only."""
         return x
 
-
-def non_finite(out: np.ndarray, states: np.ndarray) -> str | None:
-    """'nan at state (x, y, z) (and k more)' for the first non-finite output, or None."""
-    ok = np.isfinite(out)
-    if ok.all():
-        return None
-    i = int(np.argmin(ok))
-    more = int((~ok).sum()) - 1
-    where = ", ".join(f"{v:+.3f}" for v in np.asarray(states)[i])
-    return f"{out[i]} at state ({where})" + (f" and {more} more" if more else "")
-
-
 def expertness_from_output(out: np.ndarray, arch: OnnxArchitecture) -> np.ndarray:
     """The graph's output -> L (see the module docstring)."""
     out = np.asarray(out, np.float32)
@@ -334,76 +189,6 @@ def expertness_from_output(out: np.ndarray, arch: OnnxArchitecture) -> np.ndarra
         r = (out - np.float32(arch.low)) / np.float32(arch.high - arch.low)
         return (-np.log(np.clip(r, np.float32(TINY), np.float32(1.0)))).astype(np.float32)
     return np.maximum(out - np.float32(arch.low), np.float32(0.0)).astype(np.float32)
-
-
-# ------------------------------------------------------------------ the sidecar
-SIDECAR_KEYS = {"world", "input", "output", "psi", "description"}
-
-
-def read_sidecar(path: str | Path, dim: int = 3) -> dict:
-    """MODEL.json next to MODEL.onnx (docs/onnx.md). Returns the checked fields."""
-    from explorer.safeio import read_json
-    src = str(path)
-    d = read_json(path, "an ONNX model's sidecar", OnnxModelError, max_bytes=1_000_000)
-    if not isinstance(d, dict):
-        raise OnnxModelError(src, "$", "a JSON object", type(d).__name__)
-    unknown = sorted(set(d) - SIDECAR_KEYS)
-    if unknown:
-        raise OnnxModelError(src, unknown[0], "one of " + ", ".join(sorted(SIDECAR_KEYS)), unknown[0])
-    out: dict = {}
-    if "world" in d:
-        if not isinstance(d["world"], str) or not d["world"]:
-            raise OnnxModelError(src, "world", "a world name or path", d["world"])
-        out["world"] = d["world"]
-    inp = d.get("input", {})
-    if not isinstance(inp, dict) or set(inp) - {"shift", "scale"}:
-        raise OnnxModelError(src, "input", "an object with shift and/or scale", inp)
-    for key, default in (("shift", 0.0), ("scale", 1.0)):
-        v = inp.get(key, [default] * dim)
-        if not isinstance(v, list) or len(v) != dim or not all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v):
-            raise OnnxModelError(src, f"input.{key}", f"a list of {dim} finite numbers", v)
-        if key == "scale" and any(x == 0 for x in v):
-            raise OnnxModelError(src, "input.scale", "non-zero factors", v)
-        out[key] = tuple(float(x) for x in v)
-    o = d.get("output", {})
-    if not isinstance(o, dict) or set(o) - {"kind", "range", "name"}:
-        raise OnnxModelError(src, "output", "an object with kind, range and/or name", o)
-    kind = o.get("kind", "reward")
-    if kind not in OUTPUT_KINDS:
-        raise OnnxModelError(src, "output.kind", " or ".join(repr(k) for k in OUTPUT_KINDS), kind)
-    out["output"] = kind
-    if "range" in o:
-        r = o["range"]
-        if not (isinstance(r, list) and len(r) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                                            and math.isfinite(x) for x in r) and r[1] > r[0]):
-            raise OnnxModelError(src, "output.range", "[low, high], finite, high > low", r)
-        out["range"] = (float(r[0]), float(r[1]))
-    if "name" in o:
-        if not isinstance(o["name"], str):
-            raise OnnxModelError(src, "output.name", "the name of a graph output", o["name"])
-        out["output_name"] = o["name"]
-    if "psi" in d:
-        if kind != "error":
-            raise OnnxModelError(src, "psi", "psi only with output.kind 'error' (a reward output is served "
-                                 "as it is)", d["psi"])
-        p = d["psi"]
-        try:
-            out["psi"] = Psi(float(p["l_min"]), float(p["l_max"]), float(p["k"]))
-        except (TypeError, KeyError, ValueError) as exc:
-            raise OnnxModelError(src, "psi", "{l_min >= 0, l_max > l_min, k > 0}", str(exc)[:80]) from None
-    return out
-
-
-def calibrated_psi(expert_errors: np.ndarray, k: float = 3.0) -> Psi:
-    """psi for an error output without one: l_min at the most expert-like sample,
-    l_max so that the least expert-like sample gets EXPERT_REWARD_AT_WORST."""
-    e = np.asarray(expert_errors, float)
-    l_min = float(max(e.min(), 0.0))
-    spread = max(float(e.max()) - l_min, 1e-6 * max(1.0, abs(l_min)))
-    l_max = l_min + k * spread / math.log(1.0 / EXPERT_REWARD_AT_WORST)
-    return Psi(l_min, l_max, k)
-
 
 # ------------------------------------------------------------------ import
 def import_model(path: str | Path, world: World | str | None = None, sidecar: str | Path | None = None,

@@ -38,7 +38,8 @@ def bump_model(path, *, elem=TensorProto.FLOAT, dim=3, batch="n", out_shape=("n"
     nodes = []
     for i, c in enumerate(("c1", "c2")):
         nodes += [helper.make_node("Sub", ["x", c], [f"d{i}"]), helper.make_node("Mul", [f"d{i}", f"d{i}"], [f"q{i}"]),
-                  helper.make_node("MatMul", [f"q{i}", "ones"], [f"m{i}"]), helper.make_node("Mul", [f"m{i}", "width"], [f"s{i}"]),
+                  helper.make_node("MatMul", [f"q{i}", "ones"], [f"m{i}"]),
+                  helper.make_node("Mul", [f"m{i}", "width"], [f"s{i}"]),
                   helper.make_node("Neg", [f"s{i}"], [f"n{i}"]),
                   helper.make_node("Exp", [f"n{i}"], [f"e{i}"])]
     nodes += [helper.make_node("Mul", ["e1", "half"], ["h1"]), helper.make_node("Add", ["e0", "h1"], ["sum"])]
@@ -52,8 +53,8 @@ def bump_model(path, *, elem=TensorProto.FLOAT, dim=3, batch="n", out_shape=("n"
     inputs = [helper.make_tensor_value_info("x", elem, [batch, dim])]
     if extra_input:
         inputs.append(helper.make_tensor_value_info("t", TensorProto.FLOAT, [batch, 1]))
-    graph = helper.make_graph(nodes, "bump", inputs,
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape))], initializer=inits)
+    out = helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out_shape))
+    graph = helper.make_graph(nodes, "bump", inputs, [out], initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     if external:
