@@ -7,6 +7,7 @@ import numpy as np
 
 import worlds
 from explorer.flywheel.pipeline import run_cycles
+from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for, train
 from explorer.model.onnx_export import build_graph, expertness_graph
 from explorer.model.onnx_model import OnnxRunner
@@ -21,7 +22,7 @@ def onnx_landscape(smoke: bool) -> dict:
     import onnxruntime as ort
     cube = worlds.load("cube")
     model = train(cube, config_for(cube, steps=300 if smoke else 3000))
-    refined = [r for r in run_cycles(model, cube, 1 if smoke else 3) if r.released]
+    refined = [r for r in run_cycles(model, Landscape(model, cube), 1 if smoke else 3) if r.released]
     served_model = refined[-1].model if refined else model
     l_blob = expertness_graph(model.expertness).SerializeToString()
     s_blob = build_graph(served_model).SerializeToString()

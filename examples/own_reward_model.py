@@ -24,12 +24,9 @@ import onnxruntime as ort
 import torch
 
 import worlds
-from explorer.flywheel.audit import Auditor
-from explorer.flywheel.pipeline import run_cycle
-from explorer.model import artifact
-from explorer.model.landscape import Landscape
+from explorer import Session
 from explorer.model.onnx_export import export_onnx
-from explorer.model.onnx_model import disabled_refinements, import_model, register_artifact_kind
+from explorer.model.onnx_model import disabled_refinements
 
 
 def train_reward_mlp(states_expert: np.ndarray, lo: np.ndarray, hi: np.ndarray, steps: int,
@@ -79,25 +76,24 @@ def main(argv: list[str] | None = None) -> dict:
     export_torch(net, onnx_path)
     (out / "my_reward.json").write_text(json.dumps({"world": world.name, "output": {"kind": "reward",
                                                                                      "range": [0.0, 1.0]}}))
-    # 2. Open it: checked, served, audited.
-    model = import_model(onnx_path)
-    land = Landscape(model, world)
-    before = land.reward()
-    audit = Auditor(world).run(model, land)
-    print(f"opened {onnx_path.name} on {world.name}: {int(land.flaw_mask(before).sum())} flaws, "
+    # 2. Open it: checked, served, audited (the session the window uses).
+    s = Session.from_model(onnx_path)
+    before = s.reward().copy()
+    flaws_before = int(s.land.flaw_mask(before).sum())
+    audit = s.audit()
+    print(f"opened {onnx_path.name} on {world.name}: {flaws_before} flaws, "
           f"{len(audit.findings)} findings in {audit.clusters} regions")
     for f in audit.cluster_representatives()[:3]:
         print(f"  ({', '.join(f'{v:+.2f}' for v in f.center)}) r={f.radius:.2f}: {f.reason}")
-    for op, why in disabled_refinements(model).items():
+    for op, why in disabled_refinements(s.model).items():
         print(f"  {op}: {why}")
     # 3. Patch what the audit found (one unattended flywheel turn, top 4 findings).
-    cycle = run_cycle(model, world, land, accept="top:4")
-    patched = cycle.model
+    cycle = s.cycle(accept="top:4")
+    patched = s.model
     print(f"cycle: {'released v' + str(patched.version) if cycle.released else 'not released'}; flaws "
           f"{cycle.check.get('flaws_before', '-')} -> {cycle.check.get('flaws_after', '-')}, regression check "
           f"{'passed' if cycle.check.get('passed') else 'failed'}" + "".join(f"; {m}" for m in cycle.messages))
-    register_artifact_kind()
-    artifact.save(patched, out / "artifact", overwrite=True)
+    s.save_artifact(out / "artifact", overwrite=True)
     # 4. Export the corrected reward and serve it with plain onnxruntime.
     corrected = out / "corrected_reward.onnx"
     _, report = export_onnx(patched, world, corrected, random_states=1000 if args.small else 10_000)
@@ -107,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
     worst = max(report.max_abs_diff_grid, report.max_abs_diff_random)
     print(f"exported {corrected.name}: max |onnxruntime - explorer| {worst:.2g}; "
           f"reward on three expert samples: {', '.join(f'{v:.3f}' for v in served)}")
-    return {"flaws_before": int(land.flaw_mask(before).sum()), "findings": len(audit.findings),
+    return {"flaws_before": flaws_before, "findings": len(audit.findings),
             "released": cycle.released, "check": cycle.check, "export": report.to_dict(), "out": str(out)}
 
 

@@ -18,8 +18,7 @@ import sys
 import torch
 
 import worlds
-from explorer.flywheel.pipeline import run_cycles
-from explorer.model.learning import config_for, train
+from explorer import Session
 from explorer.policy.agent import AgentConfig, start_state, summary, train_agent, with_overrides
 
 
@@ -35,9 +34,12 @@ def main(argv: list[str] | None = None) -> dict:
     world = worlds.load(args.world)
     steps, seeds = (2048, 1) if args.small else (args.steps, args.seeds)
     config = AgentConfig() if not args.small else with_overrides(AgentConfig(), n_envs=4, n_steps=256, n_epochs=2)
-    v1 = train(world, config_for(world, steps=300 if args.small else None))
-    released = [r for r in run_cycles(v1, world, args.cycles, accept="all") if r.released]
-    refined = released[-1].model if released else v1
+    session = Session.train(world, steps=300 if args.small else None)
+    v1 = session.model
+    for _ in range(args.cycles):                   # unattended flywheel cycles: the window's pipeline
+        if not session.cycle(accept="all").released:
+            break
+    refined = session.model
     start = start_state(world, config)
     print(f"{world.name}: PPO, {steps} steps x {seeds} seeds per version, episodes of {config.episode_steps} "
           f"steps from ({', '.join(f'{v:+.2f}' for v in start)})")
@@ -48,9 +50,9 @@ def main(argv: list[str] | None = None) -> dict:
         for r in results:
             print(f"  {label:<12} seed {r.seed}: {r.end:<9} true return {r.true_return:7.2f}"
                   f"{'  (passed through the goal)' if r.reached_goal and r.end != 'goal' else ''}")
-        s = table[label]["summary"]
-        print(f"  {label:<12} " + ", ".join(f"{k} {v}" for k, v in s["ends"].items() if v)
-              + f"; mean true return {s['mean_true_return']:.2f}; {s['seconds_per_10k_steps']:.1f} s per 10k steps")
+        sm = table[label]["summary"]
+        print(f"  {label:<12} " + ", ".join(f"{k} {v}" for k, v in sm["ends"].items() if v)
+              + f"; mean true return {sm['mean_true_return']:.2f}; {sm['seconds_per_10k_steps']:.1f} s per 10k steps")
     return table
 
 

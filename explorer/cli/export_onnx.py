@@ -29,19 +29,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def load_artifact_and_world(directory: str, world_arg: str | None):
-    """An artifact (our kinds or an imported ONNX model) and the world it was made on."""
-    import worlds
-    from explorer.model import artifact
-    from explorer.model.onnx_model import register_artifact_kind
-    register_artifact_kind()
-    model = artifact.load(directory)
-    if world_arg is None and model.world_name not in worlds.available():
-        raise InputError(str(directory), "world", "a built-in world, or --world PATH.toml for the world "
-                         "this artifact was made on", model.world_name)
-    world = worlds.load(world_arg or model.world_name)
-    if world.file_hash != model.world_hash:
-        raise InputError(str(world.source), "", f"the world file this artifact was made on (sha256 "
-                         f"{model.world_hash[:12]}...)", f"sha256 {world.file_hash[:12]}...")
+    """An artifact (our kinds or an imported ONNX model) and the world it was made on,
+    proven to serve finite rewards on that world's grid (the session's loader)."""
+    from explorer.session.persist import load_artifact
+    world, model = load_artifact(directory, world_arg)
     return model, world
 
 

@@ -33,11 +33,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 def run(args) -> int:
     import torch
 
-    from explorer.flywheel.audit import Auditor
-    from explorer.model import artifact
-    from explorer.model.landscape import Landscape
+    from explorer.flywheel.pipeline import CycleSettings
     from explorer.model.metrics import landscape_metrics
-    from explorer.model.onnx_model import disabled_refinements, import_model, register_artifact_kind
+    from explorer.model.onnx_model import disabled_refinements
+    from explorer.session import Session
 
     torch.set_num_threads(args.threads)
     if args.out:
@@ -46,18 +45,15 @@ def run(args) -> int:
             raise InputError(f"--out {args.out}", "", "a new or empty directory (or pass --force)",
                              "an existing, non-empty path", has_got=False)
     t0 = time.perf_counter()
-    model = import_model(args.model, args.world, args.sidecar)
-    import worlds
-    world = worlds.load(args.world) if args.world else worlds.load(model.world_name)
-    land = Landscape(model, world)
+    s = Session.from_model(args.model, args.world, args.sidecar)
+    s.settings = CycleSettings(use_norms=args.constraints)
+    model, world, land = s.model, s.world, s.land
     metrics = landscape_metrics(land)
-    model.metrics.update(metrics)
-    audit = Auditor(world, use_norms=args.constraints).run(model, land)
+    audit = s.audit()
     seconds = time.perf_counter() - t0
-    arch = model.expertness.arch
     if args.out:
-        register_artifact_kind()
-        artifact.save(model, args.out, overwrite=args.force)
+        s.save_artifact(args.out, overwrite=args.force)
+    arch = model.expertness.arch
     disabled = disabled_refinements(model)
     reps = audit.cluster_representatives()
     result = {"model": str(args.model), "world": world.name, "input": arch.input_name,

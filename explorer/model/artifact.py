@@ -71,7 +71,9 @@ class ArtifactError(ModelError):
 
 
 def _tensors(model: RewardModel) -> dict[str, np.ndarray]:
-    out = {f"expertness.{k}": v.detach().cpu().numpy().astype(np.float32)
+    # Float tensors as float32; integer ones (an imported model's ONNX bytes) as they are.
+    out = {f"expertness.{k}": (v.detach().cpu().numpy() if not v.is_floating_point()
+                               else v.detach().cpu().numpy().astype(np.float32))
            for k, v in model.expertness.state_dict().items()}
     ps = model.patches
     out.update({"patches.centers": ps.centers.astype(np.float32),
@@ -237,6 +239,9 @@ def load(directory: str | Path, world: World | None = None) -> RewardModel:
 
     arch_d = _req(meta, "architecture", dict, src)
     kind = arch_d.get("kind")
+    if kind == "onnx-model":                       # imported models: onnxruntime only when needed
+        from explorer.model.onnx_model import register_artifact_kind
+        register_artifact_kind()
     if not isinstance(kind, str) or kind not in KINDS:
         raise ArtifactError(src, "$.architecture.kind", "one of " + ", ".join(repr(k) for k in KINDS)
                             + " (an architecture this version can build)", kind)
@@ -250,6 +255,7 @@ def load(directory: str | Path, world: World | None = None) -> RewardModel:
         raise ArtifactError(str(wpath), "expertness.lo", "lo/hi of shape (3,)", [lo.shape, hi.shape])
     net = module_cls(arch, lo, hi)
     expected = {f"expertness.{k}": tuple(v.shape) for k, v in net.state_dict().items()}
+    integral = {f"expertness.{k}": v.dtype for k, v in net.state_dict().items() if not v.is_floating_point()}
     state = {}
     for name, shape in expected.items():
         if name not in tensors:
@@ -260,6 +266,11 @@ def load(directory: str | Path, world: World | None = None) -> RewardModel:
                                 tuple(arr.shape))
         if arr.dtype.kind not in "fiu":
             raise ArtifactError(str(wpath), name, "a tensor of numbers", str(arr.dtype))
+        if name in integral:                       # bytes (an imported model's graph): exact, no cast
+            if arr.dtype != np.uint8:
+                raise ArtifactError(str(wpath), name, "a uint8 tensor (the model file's bytes)", str(arr.dtype))
+            state[name.split(".", 1)[1]] = torch.from_numpy(arr.copy())
+            continue
         with np.errstate(over="ignore"):
             arr = arr.astype(np.float32)           # float64 1e300 is inf here: check after the cast
         if not np.all(np.isfinite(arr)):

@@ -54,6 +54,11 @@ def check_center(center: Any, source: str = "flag", field: str = "center") -> tu
     return (out[0], out[1], out[2])
 
 
+def default_flag_radius(world) -> float:
+    """A flag's radius when none is given: 17.5% of the world's size (0.35 on cube)."""
+    return round(0.175 * float(max(world.bounds_max - world.bounds_min)), 4)
+
+
 def make_flags(items) -> list[Flag]:
     """Flags numbered 1..n from (center, radius) pairs, each checked (a script's or a
     test's way to build the list a refinement takes)."""

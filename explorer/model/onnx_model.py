@@ -118,6 +118,10 @@ class OnnxExpertness(nn.Module):
         self.register_buffer("graph", torch.from_numpy(data))
         self._runner: OnnxRunner | None = None
 
+    def refusals(self) -> dict[str, str]:
+        """Refinements that do not apply to this imported model, with the reason."""
+        return refusals(self.arch)
+
     def model_bytes(self) -> bytes:
         return self.graph.numpy().tobytes()
 
@@ -282,9 +286,13 @@ def disabled_refinements(model: RewardModel) -> dict[str, str]:
     (menu items and commands disable themselves with it). Empty for our own."""
     if not is_imported(model):
         return {}
+    return refusals(model.expertness.arch)
+
+
+def refusals(arch) -> dict[str, str]:
     out = {"data_patch": "data-driven patching fine-tunes E_theta; an imported ONNX model has no "
                          "trainable E_theta here: use a local patch"}
-    if model.expertness.arch.output == "reward":
+    if arch.output == "reward":
         out["sculpt"] = ("psi sculpting maps an error to a reward; this imported model outputs a reward, "
                          "served as it is (a sidecar with output.kind \"error\" enables psi)")
     return out
@@ -318,3 +326,6 @@ def register_artifact_kind() -> None:
     """Let artifacts store and load imported models (``artifact.KINDS``)."""
     from explorer.model import artifact
     artifact.KINDS.setdefault(ARTIFACT_KIND, (OnnxExpertness, arch_from_metadata))
+
+
+register_artifact_kind()          # a session that imported a model can save it as a version

@@ -8,7 +8,10 @@ format, ``persist.py`` saving and opening it, ``journal.py`` its write-ahead log
 from .events import SessionEvents
 from .jobs import METHOD_NAMES, METHODS, Job, Snapshot
 from .persist import auto_session_dir, sessions_root
-from .session import Session, SessionBusy, default_flag_radius
+from explorer.model.flags import default_flag_radius
+
+from .commands import SessionBusy
+from .session import Session
 from .store import SessionError, VersionEntry
 
 __all__ = ["Session", "SessionBusy", "SessionError", "SessionEvents", "Job", "Snapshot", "METHODS",

@@ -20,11 +20,16 @@ from typing import TYPE_CHECKING, Any
 from explorer.flywheel.audit import AuditReport
 from explorer.flywheel.triage import Reviewed, Triage
 from explorer.model.flags import Flag
+from explorer.refine import RefinementError
 
 if TYPE_CHECKING:
     from .session import Session
 
 Decision = tuple[str, float]           # (pending | accepted | rejected, radius)
+
+
+class SessionBusy(RefinementError):
+    """An edit that would change the landscape while a job is reading it."""
 
 
 class Command:

@@ -135,9 +135,12 @@ def resolve_world(name: str, sha: str, source: str, given, src: str, error=Sessi
 
 
 def load_artifact(directory: str | Path, world=None):
+    """(world, model) of an artifact, the model proven finite on the world's grid."""
+    from explorer.model.finite import prove_finite
     model = artifact.load(directory)
     w = resolve_world(model.world_name, model.world_hash, "", world, str(Path(directory) / "artifact.json"),
                       artifact.ArtifactError)
+    prove_finite(model, w)
     return w, model
 
 

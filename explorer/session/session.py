@@ -25,7 +25,7 @@ import numpy as np
 import worlds
 from explorer.flywheel.pipeline import CycleSettings
 from explorer.flywheel.triage import ReviewLog, Triage
-from explorer.model.flags import FLAG_KINDS, MAX_FLAGS, Flag, check_center, check_radius
+from explorer.model.flags import FLAG_KINDS, MAX_FLAGS, Flag, check_center, check_radius, default_flag_radius
 from explorer.model.landscape import Landscape
 from explorer.model.learning import config_for
 from explorer.model.reward_model import RewardModel
@@ -34,14 +34,10 @@ from worlds import World
 from worlds.errors import InputError
 
 from . import persist, readouts, work
-from .commands import ChangeVersion, Command, CommandHistory, Decide, FlagEdit
+from .commands import ChangeVersion, Command, CommandHistory, Decide, FlagEdit, SessionBusy
 from .events import SessionEvents
 from .jobs import Job, drive
 from .versions import Versions
-
-
-class SessionBusy(RefinementError):
-    """An edit that would change the landscape while a job is reading it."""
 
 
 class Session:
@@ -86,6 +82,16 @@ class Session:
     def from_artifact(cls, directory: str | Path, world: World | str | None = None) -> "Session":
         world_obj, model = persist.load_artifact(directory, world)
         return cls(world_obj, model, label=f"opened {Path(directory).name}", kind="opened")
+
+    @classmethod
+    def from_model(cls, path: str | Path, world: World | str | None = None, sidecar=None) -> "Session":
+        """Any reward model (an ONNX graph: states (n, 3) -> reward): audit, flags, local
+        patches, regression checks and versions work on it (onnxruntime runs it)."""
+        from explorer.model.onnx_model import import_model
+        w = world if world is None or isinstance(world, World) else worlds.load(world)
+        model = import_model(path, w, sidecar)
+        w = w or persist.resolve_world(model.world_name, model.world_hash, "", None, str(path))
+        return cls(w, model, label=f"imported {Path(path).name}", kind="imported")
 
     @classmethod
     def open(cls, directory: str | Path, world: World | str | None = None) -> "Session":
@@ -392,8 +398,3 @@ class Session:
         if outcome.version is None:
             raise RefinementError(outcome.message)
         return outcome.version
-
-
-def default_flag_radius(world: World) -> float:
-    """A flag's radius when none is given: 17.5% of the world's size (0.35 on cube)."""
-    return round(0.175 * float(np.max(world.bounds_max - world.bounds_min)), 4)

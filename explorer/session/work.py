@@ -23,6 +23,7 @@ from explorer.model.landscape import Landscape
 from explorer.model.mapping import Psi
 from explorer.model.reward_model import RewardModel
 from explorer.refine import BASIN_CAP, RefinementError, regression_check, sculpt
+from explorer.refine.sculpting import refusals
 
 from . import jobs
 from .commands import ChangeVersion, SetAudit
@@ -115,6 +116,9 @@ def refine_job(s: "Session", method: str, steps: int) -> Job:
         def run(stop):
             return jobs.local(model, land, flags)
     else:
+        why = refusals(model).get("data_patch")
+        if why:
+            raise RefinementError(why)
         if not hasattr(model.expertness, "enc_w"):
             raise RefinementError("data-driven patching trains a new expert of E_theta, a mixture-of-experts "
                                   "autoencoder; this reward model is another kind: use a local patch")

@@ -134,10 +134,11 @@ def test_ppo_falls_for_the_spurious_summit_on_ridge_v1_and_not_after_a_cycle():
     (about 3 minutes on one core)."""
     import worlds
     from explorer.flywheel.pipeline import run_cycles
+    from explorer.model.landscape import Landscape
     from explorer.model.learning import config_for, train
     ridge = worlds.load("ridge")
     v1 = train(ridge, config_for(ridge))
-    refined = [r for r in run_cycles(v1, ridge, 3) if r.released][-1].model
+    refined = [r for r in run_cycles(v1, Landscape(v1, ridge), 3) if r.released][-1].model
     before = [train_agent(v1, ridge, 30_000, s) for s in range(3)]
     after = [train_agent(refined, ridge, 30_000, s) for s in range(3)]
     assert sum(r.end == "spurious" for r in before) >= 2

@@ -29,3 +29,11 @@ def test_ppo_before_after_example_runs_both_versions():
     assert len(table) == 2
     for row in table.values():
         assert row["summary"]["agents"] == 1 and row["seeds"][0]["end"] in ("goal", "basin", "spurious", "elsewhere")
+
+
+def test_flywheel_session_example_runs_the_whole_flywheel(tmp_path):
+    res = _main("flywheel_session.py")(["--small", "--out", str(tmp_path)])
+    assert res["rows"] and res["rows"][0]["released"]
+    assert res["rows"][-1]["flaws"] < res["rows"][0]["flaws"] or len(res["rows"]) == 1
+    assert res["after_undo"] == res["final_version"] - 1 or res["after_undo"] == res["final_version"]
+    assert (tmp_path / "session" / "session.json").is_file()

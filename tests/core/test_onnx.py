@@ -12,14 +12,14 @@ from onnx import TensorProto, helper, numpy_helper
 from explorer.flywheel.audit import Auditor
 from explorer.model import artifact
 from explorer.model.artifact import ArtifactError
-from explorer.model.flags import FlagSet
+from explorer.model.flags import make_flags
 from explorer.model.landscape import Landscape
 from explorer.model.mapping import g_psi
 from explorer.model.onnx_export import TOLERANCE, ExportError, export_onnx, run_exported
 from explorer.model.onnx_model import (OnnxModelError, disabled_refinements, import_model,
                                        register_artifact_kind)
 from explorer.refine.data_patch import DataDrivenPatch
-from explorer.refine.local import RefinementError, local_patch, regression_check
+from explorer.refine import RefinementError, local_patch, regression_check
 
 register_artifact_kind()
 CENTER = np.float32([0.9, 0.9, -0.9])      # a bump far from the cube's expert route: a spurious peak
@@ -156,14 +156,13 @@ def test_audit_flag_patch_and_regression_check_work_on_an_imported_model(importe
         rep = Auditor(cube, use_norms=use_norms).run(imported, land)
         top = rep.cluster_representatives()[0]
         assert np.linalg.norm(np.subtract(top.center, CENTER)) < 0.8, (rep.mode, top)
-    fs = FlagSet()
-    fs.add(tuple(float(v) for v in CENTER), 0.5)
-    child, report = local_patch(imported, land, fs.snapshot())
+    flags = make_flags([(tuple(float(v) for v in CENTER), 0.5)])
+    child, report = local_patch(imported, land, flags)
     land.set_model(child, same_expertness=True)
     check = regression_check(before, land)
     assert report.kernels_added > 0 and check["passed"] and check["flaws_after"] < check["flaws_before"]
     with pytest.raises(RefinementError, match="different kind"):
-        DataDrivenPatch(imported, land, fs.snapshot())
+        DataDrivenPatch(imported, land, flags)
 
 
 def test_imported_artifact_round_trips_and_refuses_tampered_graph_bytes(tmp_path, imported, cube):
@@ -191,9 +190,8 @@ def _check_export(model, world, tmp_path, name):
 
 
 def test_export_of_our_patched_model_matches_the_explorer(tmp_path, cube, cube_model, spurious_center):
-    fs = FlagSet()
-    fs.add(spurious_center, 0.5)
-    patched, _ = local_patch(cube_model, Landscape(cube_model, cube), fs.snapshot())
+    flags = make_flags([(spurious_center, 0.5)])
+    patched, _ = local_patch(cube_model, Landscape(cube_model, cube), flags)
     assert len(patched.patches) > 0
     blob, rep = _check_export(patched, cube, tmp_path, "ours")
     # Near a kernel's truncation sphere the cut is reproduced, not smoothed away.
@@ -207,9 +205,8 @@ def test_export_of_our_patched_model_matches_the_explorer(tmp_path, cube, cube_m
 
 def test_export_of_an_imported_model_with_kernels_matches(tmp_path, imported, cube):
     land = Landscape(imported, cube)
-    fs = FlagSet()
-    fs.add(tuple(float(v) for v in CENTER), 0.5)
-    child, _ = local_patch(imported, land, fs.snapshot())
+    flags = make_flags([(tuple(float(v) for v in CENTER), 0.5)])
+    child, _ = local_patch(imported, land, flags)
     _check_export(child, cube, tmp_path, "imported")
     # Re-imported with its range stated, the export serves the same reward.
     (tmp_path / "imported.json").write_text(json.dumps({"output": {"range": [0.0, 1.0]}}))
