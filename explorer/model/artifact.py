@@ -325,6 +325,9 @@ def load(directory: str | Path, world: World | None = None) -> RewardModel:
     if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int)):
         raise ArtifactError(src, "$.parent", "a version number or null", parent)
     edits = _req(meta, "edits", list, src)
+    for i, e in enumerate(edits):
+        if not isinstance(e, dict):
+            raise ArtifactError(src, f"$.edits[{i}]", "an object (one edit: op, flags, ...)", e)
     metrics = _req(meta, "metrics", dict, src)
     model = RewardModel(expertness=net, psi=psi, patches=patches,
                         world_name=_req(world_d, "name", str, src, "$.world"),

@@ -247,7 +247,11 @@ class Landscape:
 def patch_batches(model: RewardModel, n: int) -> list[tuple[int, int]]:
     """(start, end) of each batch of kernels, in the order refinements added them
     (from the ``kernels_added`` their edits record); one batch if they do not add up."""
-    sizes = [int(e.get("kernels_added", 0)) for e in model.edits if e.get("op") == "local_patch"]
+    try:
+        sizes = [int(e.get("kernels_added", 0)) for e in model.edits
+                 if isinstance(e, dict) and e.get("op") == "local_patch"]
+    except (TypeError, ValueError, OverflowError):
+        sizes = []
     if sum(sizes) != n or any(k < 0 for k in sizes):
         return [(0, n)] if n else []
     out, lo = [], 0
