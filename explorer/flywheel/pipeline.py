@@ -44,6 +44,7 @@ ABLATIONS = (AUTHORS, FIXED_03)
 ALIASES = {"fixed-bandwidth": FIXED_03}
 AUTHORS_BUDGET = 60          # kernels per iteration in the authors' flywheel
 ABLATION_BANDWIDTH = {AUTHORS: 0.05, FIXED_03: 0.30}
+CAUTION = (1.0, 2.0, 4.0)    # a refused patch is placed again with what off-grid basin states may lose halved
 
 
 @dataclass(frozen=True)
@@ -191,35 +192,44 @@ def patch_accepted(model: RewardModel, land: Landscape, report: AuditReport, acc
     flags = findings_to_flags(accepted)
     targets = land.flaw_mask(before) if report.mode == "norms" else None
     ab = settings.ablation
-    try:
-        child, patch = local_patch(model, land, flags, cap=None if ab == FIXED_03 else BASIN_CAP,
-                                   fixed_bandwidth=ABLATION_BANDWIDTH.get(ab), targets=targets,
-                                   kernel_budget=settings.budget, fit=fit_for(world, settings, model.version),
-                                   cumulative=ab is None)
-    except NoPatch as exc:
-        metrics = _metrics(land, before, report, probes, model, model, accepted)
-        stuck = exc.report.unremovable
-        report.unremovable = stuck
-        msg = str(exc)
-        if stuck:
-            msg = (f"stalled: {len(stuck)} flawed states are provably unremovable under the {BASIN_CAP:.0%} "
-                   f"cap (the nearest: {stuck[0]['reason']}); the cycle ends here")
-        return CycleResult(model, model, False, report, accepted, exc.report, {"passed": False}, metrics,
-                           [msg], certified=metrics.get("certified"), unremovable=stuck, stalled=True)
-    except RefinementError as exc:
-        metrics = _metrics(land, before, report, probes, model, model, accepted)
-        return CycleResult(model, model, False, report, accepted, None, {"passed": False}, metrics, [str(exc)],
-                           certified=metrics.get("certified"))
-    report.unremovable = list(patch.unremovable)
-    land.set_model(child, same_expertness=True)
-
-    # Regression check, both ways, on the grid and between grid points.
-    check = regression_check(before, land, BASIN_CAP, flagged=accepted, probes=probes, before_model=model,
-                             cumulative=ab is None)
+    fit = fit_for(world, settings, model.version)
+    messages: list[str] = []
+    for caution in CAUTION:
+        try:
+            child, patch = local_patch(model, land, flags, cap=None if ab == FIXED_03 else BASIN_CAP,
+                                       fixed_bandwidth=ABLATION_BANDWIDTH.get(ab), targets=targets,
+                                       kernel_budget=settings.budget, fit=fit, cumulative=ab is None,
+                                       caution=caution)
+        except NoPatch as exc:
+            metrics = _metrics(land, before, report, probes, model, model, accepted)
+            stuck = exc.report.unremovable
+            report.unremovable = stuck
+            msg = str(exc)
+            if stuck:
+                msg = (f"stalled: {len(stuck)} flawed states are provably unremovable under the "
+                       f"{BASIN_CAP:.0%} cap (the nearest: {stuck[0]['reason']}); the cycle ends here")
+            return CycleResult(model, model, False, report, accepted, exc.report, {"passed": False}, metrics,
+                               messages + [msg], certified=metrics.get("certified"), unremovable=stuck,
+                               stalled=True)
+        except RefinementError as exc:
+            metrics = _metrics(land, before, report, probes, model, model, accepted)
+            return CycleResult(model, model, False, report, accepted, None, {"passed": False}, metrics,
+                               messages + [str(exc)], certified=metrics.get("certified"))
+        report.unremovable = list(patch.unremovable)
+        land.set_model(child, same_expertness=True)
+        # Regression check, both ways, on the grid and between grid points.
+        check = regression_check(before, land, BASIN_CAP, flagged=accepted, probes=probes, before_model=model,
+                                 cumulative=ab is None)
+        if check["passed"] or ab is not None or fit is None or caution == CAUTION[-1]:
+            break
+        # Refused: the basin between the fit states lost too much. Patch again, more cautiously.
+        messages.append(f"regression check refused the patch ({check['reasons'][0]}); patching again with "
+                        f"{2 * caution:g}x the caution")
+        land.set_model(model, same_expertness=True)
     # Red team again: dense samples between grid points inside each accepted finding.
     check["residual_flaws_in_patched_places"] = red_team_again(child, world, accepted, settings.seed)
     metrics = _metrics(land, before, report, probes, model, child, accepted, flags, patch, check)
-    messages = list(patch.messages)
+    messages += list(patch.messages)
     if patch.unremovable:
         messages.append(f"{len(patch.unremovable)} flawed states are provably unremovable under the "
                         f"{BASIN_CAP:.0%} cap; they are named and not proposed again")

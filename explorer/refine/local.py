@@ -24,15 +24,15 @@ from explorer.model.patches import PatchSet, StateIndex, kernel_field
 from explorer.model.reward_model import RewardModel
 
 from .errors import RefinementError, check_flags
-from .placement import AMP_MAX, Placement, Protected, Targets, place, unremovable
-from .probes import (ProbeSet, basin_clearance, clear_of_norms, deep_violation, grid_spacing, in_balls,
+from .placement import AMP_MAX, Placement, Protected, Targets, Zone, place, unremovable
+from .probes import (ProbeSet, basin_worst_point, clear_of_norms, deep_violation, grid_spacing, in_balls,
                      nearest_support)
 from .regression import BASIN_CAP
 
 BW_MIN, BW_MAX = 0.03, 0.30
 FIT_TARGET_BAND = 0.6      # fit states beyond B + 0.8 delta are covered ...
 FIT_PROTECT_BAND = 0.8     # ... and those within B - 0.8 delta protected
-FIT_CAP_MARGIN = 0.95      # a fit state may lose 95% of what the cap allows
+FIT_CAP_MARGIN = 0.9       # a fit state may lose 90% of what the cap allows
 TARGET_MARGIN = 0.9        # grid targets are brought to 0.9 x the floor, ...
 FIT_TARGET_MARGIN = 0.5    # ... fit states to half of it, so the states between them follow
 UNREMOVABLE_KERNELS = 4096 # the kernel count the unremovability bound assumes when unbudgeted
@@ -46,10 +46,10 @@ def bandwidth_for(distance: np.ndarray, boundary: float) -> np.ndarray:
 
 
 def min_bandwidth(land: Landscape, delta: float | None = None) -> float:
-    """The narrowest kernel: a quarter of the guard band (or of half the grid spacing),
+    """The narrowest kernel: half the guard band (or a quarter of the grid spacing),
     at most the authors' 0.03, so a flaw next to a basin cell can always be reached."""
     d = 0.5 * grid_spacing(land.world, land.grid.shape[0]) if delta is None or delta <= 0 else delta
-    return float(min(BW_MIN, 0.25 * d))
+    return float(min(BW_MIN, 0.5 * d))
 
 
 class NoPatch(RefinementError):
@@ -81,14 +81,15 @@ class PatchReport:
 def local_patch(model: RewardModel, land: Landscape, flags: list[Flag],
                 cap: float | None = BASIN_CAP, fixed_bandwidth: float | None = None,
                 targets: np.ndarray | None = None, kernel_budget: int | None = None,
-                fit: ProbeSet | list[ProbeSet] | None = None, cumulative: bool = True
-                ) -> tuple[RewardModel, PatchReport]:
+                fit: ProbeSet | list[ProbeSet] | None = None, cumulative: bool = True,
+                caution: float = 1.0) -> tuple[RewardModel, PatchReport]:
     """Place suppression kernels on the flagged states that are above the floor.
 
     ``targets`` (a grid mask) limits grid candidates to those cells, e.g. the
     audit's verified flaws. ``kernel_budget`` caps the kernels placed. ``fit`` adds
     off-grid states (module docstring). ``cumulative=False`` checks the cap per
-    patch only. ``cap=None`` with ``fixed_bandwidth`` is the ablation with no basin
+    patch only. ``caution`` > 1 divides what off-grid basin states may lose (a
+    retry after the regression check refused a patch). ``cap=None`` with ``fixed_bandwidth`` is the ablation with no basin
     protection; ``fixed_bandwidth`` alone places one kernel of that bandwidth and
     amplitude <= 1 per open flagged cell, farthest first (the authors' ablation).
     Raises RefinementError when the flags produce no kernel at all."""
@@ -105,7 +106,7 @@ def local_patch(model: RewardModel, land: Landscape, flags: list[Flag],
     grid_t = _grid_targets(land, flags, served, basin, targets, cap, report)
     fits = [] if fit is None else list(fit) if isinstance(fit, (list, tuple)) else [fit]
     bw_min = min_bandwidth(land, fits[0].delta if fits else None)
-    tg, pr = _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumulative)
+    tg, pr = _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumulative, float(caution))
     report.targets = len(tg.points)
     if fixed_bandwidth is not None:
         pl = place(tg, pr, kernel_budget, bw_min, fixed_bandwidth=float(fixed_bandwidth), cap_free=cap is None)
@@ -164,7 +165,7 @@ def _grid_targets(land, flags, served, basin, targets, cap, report) -> np.ndarra
     return mask
 
 
-def _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumulative):
+def _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumulative, caution=1.0):
     """Targets (grid cells, then fit states) and protected states with their allowances."""
     world, floor = land.world, land.world.floor
     B = world.boundary if np.isfinite(world.boundary) else 0.0
@@ -173,10 +174,11 @@ def _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumula
     g_dist = land.distance[grid_t]
     # Grid cells seed first: the grid figure is the one a person reads.
     parts = [(g_pts, base[grid_t] - TARGET_MARGIN * floor - field0[grid_t], g_dist + 1e3,
-              nearest_support(world, g_pts)[1], _owner(StateIndex(g_pts), flags), g_dist - B, g_dist)]
+              nearest_support(world, g_pts)[1], _owner(StateIndex(g_pts), flags), g_dist - B, g_dist,
+              np.ones(len(g_pts), bool))]
     protected = [(land.points[basin], _allowance(base[basin], field0[basin], served[basin], floor, cap_v,
-                                                  cumulative), served[basin])]
-    clearance = None
+                                                  cumulative), base[basin], served[basin])]
+    zone = None
     for fit in fits if cap is not None else []:
         if fit.world is not world:
             raise RefinementError(f"fit states of world {fit.world.name!r} cannot patch world {world.name!r}")
@@ -189,20 +191,23 @@ def _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumula
         ft = deep & (owners >= 0) & (f_served > floor)
         parts.append((fit.points[ft], f_base[ft] - FIT_TARGET_MARGIN * floor - f_field[ft], fit.distance[ft],
                       fit.outward[ft], owners[ft], fit.distance[ft] - (B - FIT_PROTECT_BAND * delta),
-                      fit.distance[ft]))
-        fp = clear_of_norms(world, fit.points, fit.distance, FIT_PROTECT_BAND * delta) & (f_base > floor)
-        protected.append((fit.points[fp], FIT_CAP_MARGIN * _allowance(f_base[fp], f_field[fp], f_served[fp],
-                                                                      floor, cap_v, cumulative), f_served[fp]))
-        clearance = basin_clearance(world, delta)
-    cols = [np.concatenate([p[k] for p in parts]) for k in range(7)]
+                      fit.distance[ft], fit.flaw_zone[ft]))
+        # The basin between grid points: states it still holds (above the floor now).
+        fp = clear_of_norms(world, fit.points, fit.distance, FIT_PROTECT_BAND * delta) & (f_served > floor * 1.001)
+        margin = FIT_CAP_MARGIN / caution
+        protected.append((fit.points[fp], margin * _allowance(f_base[fp], f_field[fp], f_served[fp], floor, cap_v,
+                                                              cumulative), f_base[fp], f_served[fp]))
+        patches = land.model.patches
+        zone = Zone(worst_point=basin_worst_point(world, delta), existing=patches.field,
+                    cap=margin * cap_v if cumulative else np.inf, per_patch=margin * cap_v, near=delta)
+    cols = [np.concatenate([p[k] for p in parts]) for k in range(8)]
     tg = Targets(cols[0].astype(np.float32), cols[1].astype(np.float32), cols[2].astype(np.float32),
                  cols[3].astype(np.float32), cols[4].astype(np.int64), gap=cols[5].astype(np.float32),
-                 distance=cols[6].astype(np.float32))
+                 distance=cols[6].astype(np.float32), flaw=cols[7].astype(bool))
     if cap is None:                      # the ablation without basin protection
         return tg, Protected(np.zeros((0, 3), np.float32), np.zeros(0, np.float32))
-    pcols = [np.concatenate([p[k] for p in protected]) for k in range(3)]
-    return tg, Protected(pcols[0].astype(np.float32), pcols[1].astype(np.float32),
-                         reward=pcols[2].astype(np.float32), clearance=clearance, cap=cap)
+    pcols = [np.concatenate([p[k] for p in protected]).astype(np.float32) for k in range(4)]
+    return tg, Protected(pcols[0], pcols[1], base=pcols[2], served=pcols[3], zone=zone)
 
 
 def _allowance(base, field, served, floor, cap, cumulative) -> np.ndarray:
@@ -237,7 +242,8 @@ def _report_open(report, pl: Placement, tg: Targets, pr: Protected, land, grid_t
             allow_now -= kernel_field(pr.points, *kernels)
         stuck_pr = Protected(pr.points, allow_now)
         kernels = budget if budget is not None else UNREMOVABLE_KERNELS
-        found = unremovable(tg, stuck_pr, short, pl.stuck & open_, bw_min, kernels, AMP_MAX)
+        # Only flaws count: a stuck state inside the guard band was covered for margin.
+        found = unremovable(tg, stuck_pr, short, pl.stuck & open_ & tg.flaw, bw_min, kernels, AMP_MAX)
         for u in found:
             t, j = u["target"], u["blocker"]
             u.update({"state": [round(float(v), 4) for v in tg.points[t]],

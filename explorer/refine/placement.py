@@ -20,9 +20,9 @@ The greedy, measured against the authors' one-kernel-per-flaw rule
 * **predictive coverage** -- a candidate is scored by how many *open* targets it
   brings to the floor, counting every kernel already placed in this batch, and a
   target a kernel covered is never seeded again;
-* **leak share** -- a kernel may spend at most LEAK_SHARE of any protected
-  state's remaining allowance unless nothing else covers its seed, so early wide
-  kernels do not use up the basin budget the narrow boundary kernels need.
+* **exact worst points** -- besides the sampled protected states, each
+  candidate is checked at the certified basin's point nearest to its centre
+  (where it is largest), together with every kernel already there.
 
 A seed no candidate can cover is *stuck*. ``unremovable`` then says which stuck
 targets are provably out of reach of the kernel family under the cap (see its
@@ -40,8 +40,8 @@ BW_MAX = 0.30
 LADDER = 0.7               # each rung is 0.7x the bandwidth of the one above
 AMP_MAX = 30.0             # 30 * exp(-8) = 0.01: the truncation step stays well below the floor
 SHIFTS = (0.0, 1.0, 2.0)   # candidate centres, in bandwidths beyond the seed
-LEAK_SHARE = 1.0
 CENTROID = True
+RESOLUTION = 1e-4           # reward below anything the floor or the cap can resolve
 
 
 @dataclass
@@ -54,6 +54,7 @@ class Targets:
     gap: np.ndarray | None = None       # about the distance to the nearest protected state
     weight: np.ndarray | None = None
     distance: np.ndarray | None = None  # from the support (for reports)
+    flaw: np.ndarray | None = None      # left open, would it count as a flaw? (not a guard-band margin state)
 
     def __post_init__(self) -> None:
         if self.weight is None:
@@ -62,23 +63,35 @@ class Targets:
             self.gap = np.full(len(self.points), np.inf, np.float32)
         if self.distance is None:
             self.distance = self.priority
+        if self.flaw is None:
+            self.flaw = np.ones(len(self.points), bool)
 
 
 @dataclass
 class Protected:
     """States that keep their reward, and what each may still lose.
 
-    ``clearance(c)`` (optional) is a lower bound on the distance from a point c to
-    the region the cap is promised on (the certified basin): a kernel's value
-    anywhere in that region is then at most amp * exp(-clearance^2 / 2 bw^2), and
-    that peak is held to ``peak_share`` of the cap times the lowest reward of the
-    protected states it reaches, so the promise holds between the sampled states."""
+    ``zone`` (optional) is the region the cap is promised on (the certified
+    basin). Sampled states only bound a kernel where they are; the zone's own
+    worst point for a kernel -- its nearest point to the kernel's centre, where
+    that kernel alone is largest -- is checked exactly as well: the kernels there
+    already, the ones this batch placed, and the new one together may take at most
+    ``zone.cap`` of the reward of the protected states around it."""
     points: np.ndarray          # (m, 3)
     allow: np.ndarray           # kernel sum each may still take (cap, floor, per patch)
-    reward: np.ndarray | None = None     # their reward now (for the peak rule)
-    clearance: object = None             # callable: (3,) point -> distance lower bound
-    cap: float = 0.1
-    peak_share: float = 0.5
+    base: np.ndarray | None = None       # their kernel-free reward (for the zone check)
+    served: np.ndarray | None = None     # their reward now
+    zone: object = None                  # a Zone, or None
+
+
+@dataclass
+class Zone:
+    """The certified basin for the exact worst-point check (see ``Protected``)."""
+    worst_point: object         # callable: centre (3,) -> (nearest zone point (3,), its distance)
+    existing: object            # callable: points (k, 3) -> kernel sum of the model's kernels
+    cap: float                  # fraction of the reward the zone may lose in all (after margins)
+    per_patch: float            # ... and to this patch
+    near: float                 # radius around the worst point whose protected states give its reward
 
 
 @dataclass
@@ -125,6 +138,7 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
     out.covered[:] = ~open_
     order = np.argsort(-targets.priority, kind="stable")
     rungs = [float(fixed_bandwidth)] if fixed_bandwidth is not None else ladder(bw_max, bw_min)
+    batch = _Batch(protected, p_index)
     ptr = 0
     while len(out) < budget:
         while ptr < n and (not open_[order[ptr]] or out.stuck[order[ptr]]):
@@ -135,10 +149,7 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
         if fixed_bandwidth is not None:
             best = _fixed(t, targets, float(fixed_bandwidth), p_index, allow, cap_free)
         else:
-            best = _best_candidate(t, targets, need - got, open_, rungs, p_index, allow, t_index,
-                                   amp_max, LEAK_SHARE, protected) \
-                or _best_candidate(t, targets, need - got, open_, rungs, p_index, allow, t_index, amp_max, 1.0,
-                                   protected)
+            best = _best_candidate(t, targets, need - got, open_, rungs, p_index, allow, t_index, amp_max, batch)
         if best is None:
             out.stuck[t] = True
             continue
@@ -148,6 +159,7 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
         if p_index is not None:
             pidx, pv = p_index.values(c, bw, amp)
             allow[pidx] -= pv
+        batch.add(c, bw, amp)
         newly = idx[open_[idx] & (got[idx] >= need[idx])]
         open_[newly] = False
         out.covered[newly] = True
@@ -162,25 +174,61 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
     return out
 
 
-def _amplitude_limit(c, bw, p_index, allow, share, protected: Protected | None = None) -> float:
+class _Batch:
+    """The kernels placed so far in this batch, for the zone check."""
+
+    def __init__(self, protected: Protected, p_index: StateIndex | None):
+        self.protected, self.p_index = protected, p_index
+        self.c, self.bw, self.a = [], [], []
+
+    def add(self, c, bw, amp) -> None:
+        self.c.append(np.asarray(c, np.float32))
+        self.bw.append(bw)
+        self.a.append(amp)
+
+    def at(self, point: np.ndarray) -> float:
+        if not self.c:
+            return 0.0
+        d2 = np.sum((np.asarray(self.c) - point) ** 2, axis=1)
+        bw = np.asarray(self.bw)
+        q = d2 / bw ** 2
+        return float(np.sum(np.where(q <= 16.0, np.asarray(self.a) * np.exp(-0.5 * np.minimum(q, 16.0)), 0.0)))
+
+    def zone_limit(self, c, bw) -> float:
+        """Largest amplitude the zone's worst point for a kernel at c allows."""
+        z = self.protected.zone
+        if z is None or self.p_index is None:
+            return np.inf
+        p, h = z.worst_point(c)
+        if h >= 4.0 * bw:
+            return np.inf
+        around = self.p_index.near(p, z.near)
+        if len(around) == 0:
+            return np.inf                 # no protected state there: the zone has no reward to keep
+        base = float(self.protected.base[around].min())
+        served = float(self.protected.served[around].min())
+        existing = float(z.existing(p[None, :])[0])
+        batch = self.at(p)
+        room = min(z.cap * base - existing - batch, z.per_patch * served - batch)
+        return max(room, 0.0) / float(np.exp(-0.5 * (h / bw) ** 2))
+
+
+def _amplitude_limit(c, bw, p_index, allow, batch: _Batch | None = None) -> float:
     if p_index is None:
         return np.inf
     pidx, pk = p_index.values(c, bw, 1.0)
-    touched = pk > 1e-6
+    # Below RESOLUTION (a reward unit) even at full amplitude, a kernel does not touch a state.
+    touched = pk > RESOLUTION / AMP_MAX
     limit = np.inf
     if touched.any():
-        room = np.maximum(allow[pidx[touched]], 0.0) * share
+        room = np.maximum(allow[pidx[touched]], 0.0)
         limit = float(np.min(room / pk[touched]))
-    if protected is not None and protected.clearance is not None:
-        h = float(protected.clearance(c))
-        if h < 4.0 * bw:
-            r = protected.reward[pidx].min() if len(pidx) else protected.reward.min(initial=1.0)
-            peak = protected.peak_share * protected.cap * float(r)
-            limit = min(limit, peak / float(np.exp(-0.5 * (max(h, 0.0) / bw) ** 2)))
+    if batch is not None:
+        limit = min(limit, batch.zone_limit(c, bw))
     return limit
 
 
-def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, amp_max, share, protected):
+def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, amp_max, batch):
     """The widest rung (and the next one down) whose best centre covers seed t within
     the allowance; returns (centre, bandwidth, amplitude) with the largest gain."""
     point, out_dir, need_t = targets.points[t], targets.outward[t], float(short[t])
@@ -197,7 +245,7 @@ def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, am
                 bases.append(targets.points[near].mean(axis=0))
         for base, s in [(b, s) for b in bases for s in SHIFTS]:
             c = (base + s * bw * out_dir).astype(np.float32)
-            amp = min(amp_max, _amplitude_limit(c, bw, p_index, allow, share, protected))
+            amp = min(amp_max, _amplitude_limit(c, bw, p_index, allow, batch))
             if amp * np.exp(-0.5 * s * s) < need_t:
                 continue
             idx, v = t_index.values(c, bw, amp)
@@ -213,7 +261,7 @@ def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, am
 
 def _fixed(t, targets, bw, p_index, allow, cap_free):
     c = targets.points[t].astype(np.float32)
-    amp = 1.0 if cap_free else min(1.0, _amplitude_limit(c, bw, p_index, allow, 1.0))
+    amp = 1.0 if cap_free else min(1.0, _amplitude_limit(c, bw, p_index, allow))
     return (c, bw, amp) if amp > 0.05 else None
 
 
@@ -228,7 +276,10 @@ def unremovable(targets: Targets, protected: Protected, short: np.ndarray, candi
     bandwidths beyond it (u <= L = sqrt(2 ln(N amp_max / D))), puts at least
     D exp(-g L / bw_min - g^2 / (2 bw_min^2)) on p; spreading the contributions
     evenly is the best case, since a kernel's cost at p per unit it gives f only
-    grows with what it gives. If that exceeds p's allowance, f is out of reach."""
+    grows with what it gives. If that exceeds p's allowance (by more than
+    RESOLUTION), f is out of reach. (Kernels are truncated at 4 bandwidths; the
+    bound treats them as untruncated, so a patch never relies on a kernel's cut
+    edge to spare the basin.)"""
     out = []
     if len(protected.points) == 0:
         return out
@@ -244,7 +295,7 @@ def unremovable(targets: Targets, protected: Protected, short: np.ndarray, candi
             continue
         g = np.linalg.norm(protected.points[pidx] - targets.points[t], axis=1)
         least = D * np.exp(-g * L / bw_min - g * g / (2 * bw_min * bw_min))
-        over = least > np.maximum(protected.allow[pidx], 0.0)
+        over = least > np.maximum(protected.allow[pidx], 0.0) + RESOLUTION
         if over.any():
             j = int(pidx[np.argmax(np.where(over, least - protected.allow[pidx], -np.inf))])
             out.append({"target": int(t), "blocker": j, "gap": float(np.linalg.norm(

@@ -321,24 +321,41 @@ def _shell(world: World, rng: np.random.Generator, n: int, w: float) -> np.ndarr
     return np.concatenate(out).astype(np.float32)
 
 
-def basin_clearance(world: World, delta: float):
-    """A lower bound on the distance from a point to the certified basin (within
-    B - delta of the support, delta clear of every avoided region): the support
-    norm's part is exact, d(c) - (B - delta), since distance to the support is
-    1-Lipschitz; a region's part is its rim distance plus delta."""
+def basin_worst_point(world: World, delta: float):
+    """For a kernel centre c: the certified basin's point nearest to c (where that
+    kernel is largest) and its distance. For the support norm it lies on the
+    segment from c to its nearest support point, B - delta from that point (the
+    distance to the support is 1-Lipschitz, so no basin state is nearer); inside
+    an avoided region it lies on the region's rim widened by delta, whichever
+    binds. On a terrain the point is moved onto the ground."""
     sup = world.support_points()
     regions = [n.region for n in world.norms if n.kind != "support_required" and n.region is not None]
     B = world.boundary
+    dims = 2 if world.is_terrain else 3
 
-    def clearance(c: np.ndarray) -> float:
+    def worst(c: np.ndarray) -> tuple[np.ndarray, float]:
         c = np.asarray(c, np.float64)
-        h = 0.0
+        best, h = c.copy(), 0.0
         if np.isfinite(B):
-            h = max(h, float(np.sqrt(np.min(np.sum((sup - c) ** 2, axis=1)))) - (B - delta))
+            j = int(np.argmin(np.sum((sup - c) ** 2, axis=1)))
+            v = c - sup[j]
+            d = float(np.linalg.norm(v))
+            if d > B - delta:
+                h = d - (B - delta)
+                best = sup[j] + v * ((B - delta) / max(d, 1e-12))
         for reg in regions:
-            h = max(h, reg.radius + delta - float(reg.distance(c[None, :])[0]))
-        return h
-    return clearance
+            ctr = np.asarray(reg.center, float)
+            g = c[:len(ctr)] - ctr
+            dg = float(np.linalg.norm(g))
+            if reg.radius + delta - dg > h:
+                h = reg.radius + delta - dg
+                best = c.copy()
+                best[:len(ctr)] = ctr + g * ((reg.radius + delta) / max(dg, 1e-12))
+        if world.is_terrain:
+            best = world.to_state(best[None, :dims])[0]
+            h = float(np.linalg.norm(best - c))
+        return best.astype(np.float32), h
+    return worst
 
 
 def in_balls(index: StateIndex, balls, owner: bool = False) -> np.ndarray:
