@@ -83,9 +83,10 @@ class AuditReport:
     regions: list[dict] = field(default_factory=list)   # one summary per triage region
     unremovable: list[dict] = field(default_factory=list)       # named by the patch of this audit
     unremovable_left: list[dict] = field(default_factory=list)  # named earlier, still flawed, not proposed
+    verified_states: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32), repr=False)
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "findings"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("findings", "verified_states")}
         d["findings"] = [f.to_dict() for f in self.findings]
         return d
 
@@ -146,10 +147,13 @@ class Auditor:
         # a grid-based patch cannot act on what lies between grid points.
         cand = above
         off_grid_hits = 0
+        found = [np.zeros((0, 3), np.float32)]       # every flawed state the audit evaluated
         if len(extra_pts):
             hot = extra_r > world.floor
             if hot.any() and self.use_norms:
-                off_grid_hits = int((hot & world.violates(extra_pts)).sum())
+                hits = hot & world.violates(extra_pts)
+                off_grid_hits = int(hits.sum())
+                found.append(extra_pts[hits])
         candidates = int(above.sum()) + int((extra_r > world.floor).sum())
 
         # Verifier.
@@ -178,9 +182,10 @@ class Auditor:
         off_cells, off_verified = np.zeros(land.grid.size, bool), 0
         if fit is not None and self.use_norms:
             for one in (fit if isinstance(fit, (list, tuple)) else [fit]):
-                cells, hits, n_fit = self._off_grid(model, land, one)
+                cells, hot, hits, n_fit = self._off_grid(model, land, one)
                 off_cells |= cells
-                off_verified += hits
+                off_verified += hot
+                found.append(hits)
                 evals += n_fit
         left = _still_flawed(previous, model, world) if previous is not None else []
         if left:
@@ -188,6 +193,7 @@ class Auditor:
             bad &= ~blocked
             off_cells &= ~blocked
         verified = int(bad.sum())
+        found.append(land.points[bad])
         flagged = bad | off_cells
         uncertainty = model.expertness.disagreement_np(land.points[flagged]) if flagged.any() else np.zeros(0)
         evals += int(flagged.sum())
@@ -200,18 +206,21 @@ class Auditor:
                            seconds=time.perf_counter() - t0, candidates=candidates + off_verified,
                            verified=verified, side_effect_suppressed=side, clusters=n_clusters,
                            off_grid_hits=off_grid_hits, notes=notes, off_grid_verified=off_verified,
-                           regions=regions, unremovable_left=left)
+                           regions=regions, unremovable_left=left,
+                           verified_states=np.concatenate(found).astype(np.float32))
 
-    def _off_grid(self, model: RewardModel, land: Landscape, fit: ProbeSet) -> tuple[np.ndarray, int, int]:
-        """Grid cells nearest to flawed fit states beyond OFF_GRID_BAND of the guard band,
-        above the floor. (The patch then covers the fit states from B + 0.6 delta.)"""
+    def _off_grid(self, model: RewardModel, land: Landscape, fit: ProbeSet
+                  ) -> tuple[np.ndarray, int, np.ndarray, int]:
+        """Grid cells nearest to the flawed fit states beyond OFF_GRID_BAND of the guard
+        band (the findings; the patch then covers fit states from B + 0.6 delta), their
+        count, every flawed fit state (what the audit found), and the evaluations."""
         r = fit.reward(model)
-        deep = deep_violation(self.world, fit.points, fit.distance, OFF_GRID_BAND * fit.delta)
-        hot = deep & ((r > self.world.floor) | ~np.isfinite(r))
+        above = (r > self.world.floor) | ~np.isfinite(r)
+        hot = deep_violation(self.world, fit.points, fit.distance, OFF_GRID_BAND * fit.delta) & above
         cells = np.zeros(land.grid.size, bool)
         if hot.any():
             cells[self._nearest_cells(land, fit.points[hot])] = True
-        return cells, int(hot.sum()), len(fit)
+        return cells, int(hot.sum()), fit.points[fit.violates & above], len(fit)
 
     def _near_cells(self, land: Landscape, named: list[dict]) -> np.ndarray:
         pts = np.asarray([u["state"] for u in named], np.float32)

@@ -55,8 +55,9 @@ class CycleSettings:
     flaws need). ``guard_band``: delta for the certified figures (None: the
     world's, else half the grid spacing). ``probe_states``: uniform held-out
     probes (plus a grid twice as fine and 0.6x as many shell states); 0 measures
-    on the grid only and fits to grid cells only. ``off_grid``: fit the patch to
-    off-grid states as well (with probes).
+    on the grid only and fits to grid cells only. ``off_grid``: the red team and
+    the patch also use off-grid fit states (a fixed seeded set and a fresh shell
+    per version, never the probes; with probes).
 
     Ablations: ``"authors-fixed-bandwidth"`` is the authors' own: bandwidth 0.05,
     60 kernels per iteration, each batch checked against the cap per patch only
@@ -136,10 +137,9 @@ def fit_for(world, settings: CycleSettings = CycleSettings(), version: int | Non
     if settings.probe_states <= 0 or not settings.off_grid or settings.ablation is not None \
             or not world.norms or not settings.use_norms:
         return None
-    n = int(settings.probe_states)
-    out = [fit_states(world, settings.seed, settings.guard_band, uniform=max(n // 5, 1), shell=max(2 * n // 5, 1))]
+    out = [fit_states(world, settings.seed, settings.guard_band)]
     if version is not None:
-        out.append(fresh_shell(world, settings.seed, version, settings.guard_band, shell=max(n // 4, 1)))
+        out.append(fresh_shell(world, settings.seed, version, settings.guard_band))
     return out
 
 

@@ -199,7 +199,8 @@ def _problem(land, flags, base, field0, served, basin, grid_t, fits, cap, cumula
                                                               cumulative), f_base[fp], f_served[fp]))
         patches = land.model.patches
         zone = Zone(worst_point=basin_worst_point(world, delta), existing=patches.field,
-                    cap=margin * cap_v if cumulative else np.inf, per_patch=margin * cap_v, near=delta)
+                    base=land.model.unpatched, cap=margin * cap_v if cumulative else np.inf,
+                    per_patch=margin * cap_v)
     cols = [np.concatenate([p[k] for p in parts]) for k in range(8)]
     tg = Targets(cols[0].astype(np.float32), cols[1].astype(np.float32), cols[2].astype(np.float32),
                  cols[3].astype(np.float32), cols[4].astype(np.int64), gap=cols[5].astype(np.float32),

@@ -89,9 +89,9 @@ class Zone:
     """The certified basin for the exact worst-point check (see ``Protected``)."""
     worst_point: object         # callable: centre (3,) -> (nearest zone point (3,), its distance)
     existing: object            # callable: points (k, 3) -> kernel sum of the model's kernels
+    base: object                # callable: points (k, 3) -> kernel-free reward
     cap: float                  # fraction of the reward the zone may lose in all (after margins)
     per_patch: float            # ... and to this patch
-    near: float                 # radius around the worst point whose protected states give its reward
 
 
 @dataclass
@@ -110,12 +110,23 @@ class Placement:
 
 
 def ladder(bw_max: float, bw_min: float) -> list[float]:
+    """Bandwidths from bw_max down to bw_min, as float32 values: the kernels are
+    stored in float32, and a state at the truncation edge must be judged inside
+    or outside exactly as it will be served."""
     out, bw = [], float(bw_max)
     while bw > bw_min * 1.0001:
-        out.append(bw)
+        out.append(_f32(bw))
         bw *= LADDER
-    out.append(float(bw_min))
+    out.append(_f32(bw_min))
     return out
+
+
+def _f32(x: float, down: bool = False) -> float:
+    """x as the float32 it will be stored as (rounded toward zero with ``down``)."""
+    v = np.float32(x)
+    if down and float(v) > x:
+        v = np.nextafter(v, np.float32(0))
+    return float(v)
 
 
 def place(targets: Targets, protected: Protected, budget: int | None, bw_min: float,
@@ -137,7 +148,7 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
     open_ = need > 0
     out.covered[:] = ~open_
     order = np.argsort(-targets.priority, kind="stable")
-    rungs = [float(fixed_bandwidth)] if fixed_bandwidth is not None else ladder(bw_max, bw_min)
+    rungs = [_f32(fixed_bandwidth)] if fixed_bandwidth is not None else ladder(bw_max, bw_min)
     batch = _Batch(protected, p_index)
     ptr = 0
     while len(out) < budget:
@@ -147,7 +158,7 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
             break
         t = int(order[ptr])
         if fixed_bandwidth is not None:
-            best = _fixed(t, targets, float(fixed_bandwidth), p_index, allow, cap_free)
+            best = _fixed(t, targets, rungs[0], p_index, allow, cap_free)
         else:
             best = _best_candidate(t, targets, need - got, open_, rungs, p_index, allow, t_index, amp_max, batch)
         if best is None:
@@ -180,6 +191,7 @@ class _Batch:
     def __init__(self, protected: Protected, p_index: StateIndex | None):
         self.protected, self.p_index = protected, p_index
         self.c, self.bw, self.a = [], [], []
+        self._at: dict = {}
 
     def add(self, c, bw, amp) -> None:
         self.c.append(np.asarray(c, np.float32))
@@ -195,20 +207,23 @@ class _Batch:
         return float(np.sum(np.where(q <= 16.0, np.asarray(self.a) * np.exp(-0.5 * np.minimum(q, 16.0)), 0.0)))
 
     def zone_limit(self, c, bw) -> float:
-        """Largest amplitude the zone's worst point for a kernel at c allows."""
+        """Largest amplitude the zone's worst point for a kernel at c allows: the
+        kernels there already, this batch's and the new one within the cap of the
+        reward there (evaluated at that very point)."""
         z = self.protected.zone
-        if z is None or self.p_index is None:
+        if z is None:
             return np.inf
         p, h = z.worst_point(c)
         if h >= 4.0 * bw:
             return np.inf
-        around = self.p_index.near(p, z.near)
-        if len(around) == 0:
-            return np.inf                 # no protected state there: the zone has no reward to keep
-        base = float(self.protected.base[around].min())
-        served = float(self.protected.served[around].min())
-        existing = float(z.existing(p[None, :])[0])
+        key = (round(float(p[0]), 6), round(float(p[1]), 6), round(float(p[2]), 6))
+        if key not in self._at:
+            self._at[key] = (float(z.base(p[None, :])[0]), float(z.existing(p[None, :])[0]))
+        base, existing = self._at[key]
         batch = self.at(p)
+        served = max(base - min(existing, 1.0), 0.0)
+        if served <= 0.0:
+            return np.inf                 # nothing left to keep there
         room = min(z.cap * base - existing - batch, z.per_patch * served - batch)
         return max(room, 0.0) / float(np.exp(-0.5 * (h / bw) ** 2))
 
@@ -217,8 +232,9 @@ def _amplitude_limit(c, bw, p_index, allow, batch: _Batch | None = None) -> floa
     if p_index is None:
         return np.inf
     pidx, pk = p_index.values(c, bw, 1.0)
-    # Below RESOLUTION (a reward unit) even at full amplitude, a kernel does not touch a state.
-    touched = pk > RESOLUTION / AMP_MAX
+    # Every contribution counts (tiny ones add up over hundreds of kernels); the
+    # truncation at 4 bandwidths is what lets a kernel leave a state untouched.
+    touched = pk > 0
     limit = np.inf
     if touched.any():
         room = np.maximum(allow[pidx[touched]], 0.0)
@@ -245,7 +261,7 @@ def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, am
                 bases.append(targets.points[near].mean(axis=0))
         for base, s in [(b, s) for b in bases for s in SHIFTS]:
             c = (base + s * bw * out_dir).astype(np.float32)
-            amp = min(amp_max, _amplitude_limit(c, bw, p_index, allow, batch))
+            amp = _f32(min(amp_max, _amplitude_limit(c, bw, p_index, allow, batch)), down=True)
             if amp * np.exp(-0.5 * s * s) < need_t:
                 continue
             idx, v = t_index.values(c, bw, amp)
@@ -261,7 +277,7 @@ def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, am
 
 def _fixed(t, targets, bw, p_index, allow, cap_free):
     c = targets.points[t].astype(np.float32)
-    amp = 1.0 if cap_free else min(1.0, _amplitude_limit(c, bw, p_index, allow))
+    amp = 1.0 if cap_free else _f32(min(1.0, _amplitude_limit(c, bw, p_index, allow)), down=True)
     return (c, bw, amp) if amp > 0.05 else None
 
 

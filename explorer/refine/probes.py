@@ -251,7 +251,7 @@ FRESH_KEEP = 2
 
 
 def fresh_shell(world: World, seed: int, version: int, delta: float | None = None,
-                shell: int = FIT_SHELL // 4) -> ProbeSet:
+                shell: int = 25_000) -> ProbeSet:
     """The red team's new look at the boundary shell for one model version: fresh
     seeded states each cycle, so flaws that slipped between the fixed fit states
     are found in a later cycle. Only the last FRESH_KEEP versions are kept."""
@@ -369,4 +369,36 @@ def in_balls(index: StateIndex, balls, owner: bool = False) -> np.ndarray:
         if len(near):
             hit = near[np.linalg.norm(index.states[near] - c, axis=1) <= b.radius]
             out[hit] = getattr(b, "id", 1) if owner else True
+    return out
+
+
+def within(points: np.ndarray, refs: np.ndarray, radius: float) -> np.ndarray:
+    """Which points have a reference state within ``radius`` (exact distances; the
+    references are bucketed in cubes of side ``radius``, so each point looks only
+    into its own and the 26 neighbouring buckets)."""
+    points = np.asarray(points, np.float64)
+    out = np.zeros(len(points), bool)
+    if len(points) == 0 or len(refs) == 0 or radius <= 0:
+        return out
+    refs = np.asarray(refs, np.float64)
+    lo = np.minimum(points.min(axis=0), refs.min(axis=0)) - radius
+    cell_r = np.floor((refs - lo) / radius).astype(np.int64)
+    cell_p = np.floor((points - lo) / radius).astype(np.int64)
+    dims = np.maximum(cell_r.max(axis=0), cell_p.max(axis=0)) + 3
+    key = lambda c: (c[:, 0] * dims[1] + c[:, 1]) * dims[2] + c[:, 2]
+    order = np.argsort(key(cell_r + 1), kind="stable")
+    sorted_keys = key(cell_r + 1)[order]
+    for off in np.stack(np.meshgrid(*[[-1, 0, 1]] * 3, indexing="ij"), -1).reshape(-1, 3):
+        q = key(cell_p + 1 + off)
+        a, b = np.searchsorted(sorted_keys, q, "left"), np.searchsorted(sorted_keys, q, "right")
+        cnt = b - a
+        todo = np.nonzero((cnt > 0) & ~out)[0]
+        if len(todo) == 0:
+            continue
+        rep = np.repeat(todo, cnt[todo])
+        starts = np.repeat(a[todo], cnt[todo])
+        step = np.arange(len(rep)) - np.repeat(np.cumsum(cnt[todo]) - cnt[todo], cnt[todo])
+        j = order[starts + step]
+        hit = np.sum((points[rep] - refs[j]) ** 2, axis=1) <= radius * radius
+        out[np.unique(rep[hit])] = True
     return out
