@@ -1,18 +1,13 @@
 """Local patches: Gaussian suppression kernels placed by accepted flags.
 
-    served(s) = max(0, r(s) - min(sum_i a_i exp(-Q_i(s) / 2), 1))
-    Q_i(s)    = |s - c_i|^2 / bw_i^2 + ((s - c_i) . q_i)^2
+    served(s) = max(0, r(s) - min(sum_i a_i exp(-|s - c_i|^2 / (2 bw_i^2)), 1))
 
-``q_i`` (the *squeeze*) is zero for the round kernels every version before
-anisotropic kernels used; a non-zero ``q_i`` makes kernel i thinner along
-``q_i`` (its bandwidth along that direction is 1 / sqrt(1/bw^2 + |q|^2)), which
-lets a kernel lie flat against the norm boundary. Kernels only ever subtract,
-never touch E_theta, and are additive, so a landscape keeps the kernel sum on its
-grid and adds only the new kernels' contribution. Kernels are truncated where
-Q_i > TRUNCATE^2 (4 bandwidths; exp(-8) = 3e-4 beyond), which makes an update
-touch only the states near the new kernels. Amplitudes may exceed 1: the sum is
-capped at 1 when served, so a tall kernel is a flat-topped suppressor whose edge
-is sharper, relative to its bandwidth, than a kernel of amplitude 1.
+Kernels only ever subtract, never touch E_theta, and are additive, so a landscape
+keeps the kernel sum on its grid and adds only the new kernels' contribution.
+Kernels are truncated at TRUNCATE bandwidths (exp(-8) = 3e-4 beyond), which makes
+an update touch only the states near the new kernels. Amplitudes may exceed 1:
+the sum is capped at 1 when served, so a tall kernel is a flat-topped suppressor
+whose edge is sharper, relative to its bandwidth, than a kernel of amplitude 1.
 """
 from __future__ import annotations
 
@@ -30,11 +25,6 @@ class PatchSet:
     bandwidths: np.ndarray   # (m,) float32
     amplitudes: np.ndarray   # (m,) float32
     flag_ids: np.ndarray     # (m,) int64: which flag placed each kernel (-1: none)
-    squeeze: np.ndarray | None = None   # (m, 3) float32; None or zeros: round kernels
-
-    def __post_init__(self) -> None:
-        if self.squeeze is None or len(self.squeeze) != len(self.bandwidths):
-            self.squeeze = np.zeros((len(self.bandwidths), 3), np.float32)
 
     @classmethod
     def empty(cls) -> "PatchSet":
@@ -44,37 +34,30 @@ class PatchSet:
     def __len__(self) -> int:
         return len(self.bandwidths)
 
-    @property
-    def anisotropic(self) -> bool:
-        """True if any kernel is squeezed (an artifact must then store ``patches.squeeze``)."""
-        return bool(np.any(self.squeeze))
-
     def copy(self) -> "PatchSet":
         return PatchSet(self.centers.copy(), self.bandwidths.copy(), self.amplitudes.copy(),
-                        self.flag_ids.copy(), self.squeeze.copy())
+                        self.flag_ids.copy())
 
     def extend(self, other: "PatchSet") -> None:
         self.centers = np.concatenate([self.centers, other.centers]).astype(np.float32)
         self.bandwidths = np.concatenate([self.bandwidths, other.bandwidths]).astype(np.float32)
         self.amplitudes = np.concatenate([self.amplitudes, other.amplitudes]).astype(np.float32)
         self.flag_ids = np.concatenate([self.flag_ids, other.flag_ids]).astype(np.int64)
-        self.squeeze = np.concatenate([self.squeeze, other.squeeze]).astype(np.float32)
 
     def starts_with(self, other: "PatchSet", n: int | None = None) -> bool:
         """Whether the first ``n`` (default: all of ``other``'s) kernels equal ``other``'s."""
         n = len(other) if n is None else n
         return len(self) >= n and len(other) >= n and all(
             np.array_equal(getattr(self, k)[:n], getattr(other, k)[:n])
-            for k in ("centers", "bandwidths", "amplitudes", "squeeze"))
+            for k in ("centers", "bandwidths", "amplitudes"))
 
     def field(self, states: np.ndarray) -> np.ndarray:
         """Sum of kernels at ``states`` (before the min(., 1) cap)."""
-        return kernel_field(states, self.centers, self.bandwidths, self.amplitudes, self.squeeze)
+        return kernel_field(states, self.centers, self.bandwidths, self.amplitudes)
 
 
 def kernel_field(states: np.ndarray, centers: np.ndarray, bandwidths: np.ndarray,
-                 amplitudes: np.ndarray, squeeze: np.ndarray | None = None,
-                 index: "StateIndex | None" = None) -> np.ndarray:
+                 amplitudes: np.ndarray, index: "StateIndex | None" = None) -> np.ndarray:
     """Kernel sum at ``states``. Few states: one dense pass; many: each kernel visits
     only the states in its truncation box (an index sorted along x, built here
     unless the caller keeps one)."""
@@ -82,15 +65,13 @@ def kernel_field(states: np.ndarray, centers: np.ndarray, bandwidths: np.ndarray
     if len(centers) == 0 or len(states) == 0:
         return np.zeros(len(states), np.float32)
     if index is None and len(states) <= DENSE_STATES and len(states) * len(centers) <= 1 << 20:
-        return _dense_field(states, centers, bandwidths, amplitudes, squeeze)
-    return (index or StateIndex(states)).field(centers, bandwidths, amplitudes, squeeze)
+        return _dense_field(states, centers, bandwidths, amplitudes)
+    return (index if index is not None else StateIndex(states)).field(centers, bandwidths, amplitudes)
 
 
-def _dense_field(states, centers, bandwidths, amplitudes, squeeze) -> np.ndarray:
+def _dense_field(states, centers, bandwidths, amplitudes) -> np.ndarray:
     diff = states[:, None, :] - np.asarray(centers, np.float32)[None, :, :]
     q = np.sum(diff * diff, axis=2) / (np.asarray(bandwidths, np.float32) ** 2)[None, :]
-    if squeeze is not None and np.any(squeeze):
-        q += np.einsum("nmk,mk->nm", diff, np.asarray(squeeze, np.float32)) ** 2
     w = np.where(q <= TRUNCATE ** 2, np.exp(-0.5 * np.minimum(q, TRUNCATE ** 2)), 0.0)
     return (w @ np.asarray(amplitudes, np.float32)).astype(np.float32)
 
@@ -120,43 +101,24 @@ class StateIndex:
         lo, hi, ok = self._slab(center, reach)
         return self.order[lo:hi][ok]
 
-    def values(self, center: np.ndarray, bandwidth: float, amplitude: float,
-               squeeze: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def values(self, center: np.ndarray, bandwidth: float, amplitude: float) -> tuple[np.ndarray, np.ndarray]:
         """(indices, values) of one kernel over the states it reaches."""
         lo, hi, ok = self._slab(center, TRUNCATE * bandwidth)
         sel = np.nonzero(ok)[0] + lo
         dx, dy, dz = self.xs[sel] - center[0], self.ys[sel] - center[1], self.zs[sel] - center[2]
         q = (dx * dx + dy * dy + dz * dz) / np.float32(bandwidth * bandwidth)
-        if squeeze is not None and np.any(squeeze):
-            p = dx * squeeze[0] + dy * squeeze[1] + dz * squeeze[2]
-            q += p * p
         keep = q <= TRUNCATE ** 2
         return self.order[sel[keep]], (amplitude * np.exp(-0.5 * q[keep])).astype(np.float32)
 
-    def field(self, centers, bandwidths, amplitudes, squeeze=None) -> np.ndarray:
+    def field(self, centers, bandwidths, amplitudes) -> np.ndarray:
         out = np.zeros(len(self.states), np.float32)
         centers = np.asarray(centers, np.float32)
         bandwidths = np.asarray(bandwidths, np.float32)
         amplitudes = np.asarray(amplitudes, np.float32)
-        sq = None if squeeze is None or not np.any(squeeze) else np.asarray(squeeze, np.float32)
         for i in range(len(centers)):
-            idx, v = self.values(centers[i], float(bandwidths[i]), float(amplitudes[i]),
-                                 None if sq is None else sq[i])
+            idx, v = self.values(centers[i], float(bandwidths[i]), float(amplitudes[i]))
             out[idx] += v
         return out
-
-
-def kernel_values(states: np.ndarray, center: np.ndarray, bandwidth: float, amplitude: float,
-                  squeeze: np.ndarray | None = None) -> np.ndarray:
-    """One kernel at ``states`` (truncated), float32."""
-    s = np.asarray(states, np.float32)
-    dx, dy, dz = s[:, 0] - center[0], s[:, 1] - center[1], s[:, 2] - center[2]
-    q = (dx * dx + dy * dy + dz * dz) / np.float32(bandwidth * bandwidth)
-    if squeeze is not None and np.any(squeeze):
-        p = dx * squeeze[0] + dy * squeeze[1] + dz * squeeze[2]
-        q += p * p
-    return np.where(q <= TRUNCATE ** 2, amplitude * np.exp(-0.5 * np.minimum(q, TRUNCATE ** 2)),
-                    0.0).astype(np.float32)
 
 
 def apply_patches(reward: np.ndarray, field: np.ndarray) -> np.ndarray:

@@ -38,7 +38,6 @@ def regression_check(land_before_reward: np.ndarray, land: Landscape, cap: float
     ``cumulative`` also holds the certified basin to the cap against the
     kernel-free reward (the cap on a lineage of kernel patches)."""
     after = land.reward()
-    world = land.world
     ref_basin = land.basin_mask(land_before_reward)
     now_basin = land.basin_mask(after)
     ref = land_before_reward[ref_basin]

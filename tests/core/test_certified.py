@@ -77,20 +77,16 @@ def test_state_index_matches_the_dense_kernel_sum():
     c = rng.uniform(-1, 1, (40, 3)).astype(np.float32)
     bw = rng.uniform(0.02, 0.3, 40).astype(np.float32)
     a = rng.uniform(0, 30, 40).astype(np.float32)
-    sq = (rng.normal(size=(40, 3)) * 4).astype(np.float32)
-    for squeeze in (None, sq):
-        dense = _dense_field(states, c, bw, a, squeeze)
-        assert np.allclose(StateIndex(states).field(c, bw, a, squeeze), dense, atol=1e-4)
-        assert np.allclose(kernel_field(states, c, bw, a, squeeze), dense, atol=1e-4)
-        assert np.allclose(kernel_field(states[:100], c, bw, a, squeeze), dense[:100], atol=1e-4)
-
-
-def test_patch_sets_without_squeeze_are_round_kernels():
-    ps = PatchSet(np.zeros((2, 3), np.float32), np.ones(2, np.float32), np.ones(2, np.float32), np.zeros(2, np.int64))
-    assert ps.squeeze.shape == (2, 3) and not ps.anisotropic
+    dense = _dense_field(states, c, bw, a)
+    assert np.allclose(StateIndex(states).field(c, bw, a), dense, atol=1e-4)
+    assert np.allclose(kernel_field(states, c, bw, a), dense, atol=1e-4)
+    assert np.allclose(kernel_field(states[:100], c, bw, a), dense[:100], atol=1e-4)
+    index = StateIndex(states)
+    assert np.array_equal(kernel_field(states, c, bw, a, index=index), index.field(c, bw, a))
+    ps = PatchSet(c, bw, a, np.zeros(40, np.int64))
     more = ps.copy()
     more.extend(ps)
-    assert len(more) == 4 and more.starts_with(ps) and not ps.starts_with(more)
+    assert len(more) == 80 and more.starts_with(ps) and not ps.starts_with(more)
 
 
 def test_within_and_in_balls_agree_with_brute_force():

@@ -13,7 +13,6 @@ from explorer.flywheel.pipeline import (AUTHORS, FIXED_03, CycleSettings, patch_
 from explorer.session.store import History, SessionError
 from explorer.model.landscape import Landscape
 from explorer.model.flags import Flag
-from explorer.model.metrics import in_flags
 from explorer.refine import RefinementError, regression_check, sculpt
 
 SMALL = CycleSettings(probe_states=2000)        # a small held-out probe set: tests stay fast
