@@ -252,14 +252,13 @@ def patch_accepted(model: RewardModel, land: Landscape, report: AuditReport, acc
 
 def _metrics(land, before, report, probes, parent, model, accepted=(), flags=(), patch=None, check=None) -> dict:
     """The version metrics, with the kernels of this cycle and the certified figures."""
-    m = version_metrics(land, before, report, accepted, flags, patch)
-    m["kernels"] = 0 if patch is None else int(patch.kernels_added)
+    certified = None
     if check is not None and "certified" in check:
-        m["certified"] = check["certified"]
+        certified = check["certified"]
     elif probes is not None:
-        r = probes.reward(model)
-        m["certified"] = probes.certify(r, probes.reward(parent), cap=BASIN_CAP)
-    return m
+        certified = probes.certify(probes.reward(model), probes.reward(parent), cap=BASIN_CAP)
+    return version_metrics(land, before, report, accepted, flags, patch,
+                           kernels=0 if patch is None else int(patch.kernels_added), certified=certified)
 
 
 def audit_summary(report: AuditReport) -> dict:
