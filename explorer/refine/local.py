@@ -252,14 +252,14 @@ def _report_open(report, pl: Placement, tg: Targets, pr: Protected, land, grid_t
         # Only flaws count: a stuck state inside the guard band was covered for margin.
         found = unremovable(tg, stuck_pr, short, pl.stuck & open_ & tg.flaw, bw_min, kernels, AMP_MAX)
         for u in found:
-            t, j = u["target"], u["blocker"]
+            t, j = u.pop("target"), u.pop("blocker")
             u.update({"state": [round(float(v), 4) for v in tg.points[t]],
                       "distance": round(float(tg.distance[t]), 4),
                       "grid_cell": bool(t < n_grid),
                       "blocking_basin_state": [round(float(v), 4) for v in pr.points[j]],
-                      "reason": (f"a basin state {u['gap']:.3f} away can lose only {max(u['allowance'], 0):.3f} "
+                      "reason": (f"a basin state {u['gap']:.3f} away can lose only {max(u['allowance'], 0):.4f} "
                                  f"more; any {kernels} kernels of bandwidth >= {bw_min:.3f} that bring this "
-                                 f"state to the floor cost it at least {u['least_cost']:.3f}")})
+                                 f"state to the floor cost it at least {u['least_cost']:.4f}")})
         report.unremovable = found
         n_stuck = int((pl.stuck & open_).sum())
         report.refused.append(f"{n_stuck} flagged states no kernel could reach within the basin cap"
