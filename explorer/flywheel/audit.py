@@ -16,10 +16,18 @@ As the paper and its authors' demo describe it, three roles:
   samples) and, after a refinement, counts the previous flaws that neighbouring
   patches removed as a side effect.
 
-Verified candidates are clustered into connected regions of the grid and each
-region is covered greedily by balls (the findings); near candidates merge into
-the same finding. Everything is deterministic for a seed, and the report says
-how many model evaluations it spent.
+With off-grid *fit states* (``refine.probes.fit_states``: seeded states
+between grid points, never the held-out probes) the red team also sweeps those,
+and flawed fit states beyond B + 0.9 delta join the verified candidates (on
+their nearest grid cell), so the flywheel removes flaws between grid points too.
+
+Verified candidates are grouped into a handful of spatially coherent *regions*
+(``triage_regions``: connected pieces of one distance band from the support and
+one stretch of the expert route, at most MAX_REGIONS) -- the rows a person
+triages -- and each region is covered greedily by balls (the findings). States a
+previous cycle proved unremovable under the basin cap are not proposed again.
+Everything is deterministic for a seed, and the report says how many model
+evaluations it spent.
 """
 from __future__ import annotations
 
@@ -34,8 +42,13 @@ from worlds import World
 from explorer.model.finite import require_finite
 from explorer.model.landscape import Landscape
 from explorer.model.reward_model import RewardModel
+from explorer.refine.probes import ProbeSet, deep_violation
+
+from .regions import components, triage_regions
 
 NOVELTY_THRESHOLD = 3.0     # norm-free: 3x the expert samples' own spacing
+OFF_GRID_BAND = 0.9         # off-grid flaws count from B + 0.9 delta: the probes beyond B + delta are
+                            # held out, so the red team reports a little inside the guard band
 
 
 @dataclass(frozen=True)
@@ -64,12 +77,17 @@ class AuditReport:
     candidates: int                 # states submitted by the red team
     verified: int                   # candidate grid cells the verifier confirmed
     side_effect_suppressed: int = 0
-    clusters: int = 0
+    clusters: int = 0               # triage regions (Finding.cluster is the region id)
     off_grid_hits: int = 0          # sampled states between grid points that break a norm
     notes: list[str] = field(default_factory=list)
+    off_grid_verified: int = 0      # flawed fit states between grid points (with fit states)
+    regions: list[dict] = field(default_factory=list)   # one summary per triage region
+    unremovable: list[dict] = field(default_factory=list)       # named by the patch of this audit
+    unremovable_left: list[dict] = field(default_factory=list)  # named earlier, still flawed, not proposed
+    verified_states: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32), repr=False)
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "findings"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("findings", "verified_states")}
         d["findings"] = [f.to_dict() for f in self.findings]
         return d
 
@@ -97,7 +115,8 @@ class Auditor:
 
     # ------------------------------------------------------------------
     def run(self, model: RewardModel, land: Landscape | None = None,
-            previous: AuditReport | None = None, ranking: str = "priority") -> AuditReport:
+            previous: AuditReport | None = None, ranking: str = "priority",
+            fit: ProbeSet | list[ProbeSet] | None = None) -> AuditReport:
         t0 = time.perf_counter()
         world = self.world
         rng = np.random.default_rng(self.seed)
@@ -131,10 +150,13 @@ class Auditor:
         # a grid-based patch cannot act on what lies between grid points.
         cand = above
         off_grid_hits = 0
+        found = [np.zeros((0, 3), np.float32)]       # every flawed state the audit evaluated
         if len(extra_pts):
             hot = extra_r > world.floor
             if hot.any() and self.use_norms:
-                off_grid_hits = int((hot & world.violates(extra_pts)).sum())
+                hits = hot & world.violates(extra_pts)
+                off_grid_hits = int(hits.sum())
+                found.append(extra_pts[hits])
         candidates = int(above.sum()) + int((extra_r > world.floor).sum())
 
         # Verifier.
@@ -159,15 +181,55 @@ class Auditor:
             idx = self._nearest_cells(land, prev_centres)
             side = int((~bad[idx]).sum())
 
-        uncertainty = model.expertness.disagreement_np(land.points[bad]) if bad.any() else np.zeros(0)
-        evals += int(bad.sum())
+        # Red team, 3: the fit states between grid points (flawed beyond the guard band).
+        off_cells, off_verified = np.zeros(land.grid.size, bool), 0
+        if fit is not None and self.use_norms:
+            for one in (fit if isinstance(fit, (list, tuple)) else [fit]):
+                cells, hot, hits, n_fit = self._off_grid(model, land, one)
+                off_cells |= cells
+                off_verified += hot
+                found.append(hits)
+                evals += n_fit
+        left = _still_flawed(previous, model, world) if previous is not None else []
+        if left:
+            blocked = self._near_cells(land, left)
+            bad &= ~blocked
+            off_cells &= ~blocked
+        verified = int(bad.sum())
+        found.append(land.points[bad])
+        flagged = bad | off_cells
+        uncertainty = model.expertness.disagreement_np(land.points[flagged]) if flagged.any() else np.zeros(0)
+        evals += int(flagged.sum())
         unc_full = np.zeros(land.grid.size, np.float32)
-        unc_full[bad] = uncertainty
-        findings, n_clusters = self._cluster(land, bad, reward, priority, unc_full, viol, ranking)
+        unc_full[flagged] = uncertainty
+        findings, n_clusters, regions = self._cluster(land, flagged, reward, priority, unc_full, viol, ranking)
+        notes = [f"{len(left)} flawed states are provably unremovable under the basin cap and are not "
+                 f"proposed again"] if left else []
         return AuditReport(findings=findings, mode=mode, evaluations=evals,
-                           seconds=time.perf_counter() - t0, candidates=candidates,
-                           verified=int(bad.sum()), side_effect_suppressed=side, clusters=n_clusters,
-                           off_grid_hits=off_grid_hits)
+                           seconds=time.perf_counter() - t0, candidates=candidates + off_verified,
+                           verified=verified, side_effect_suppressed=side, clusters=n_clusters,
+                           off_grid_hits=off_grid_hits, notes=notes, off_grid_verified=off_verified,
+                           regions=regions, unremovable_left=left,
+                           verified_states=np.concatenate(found).astype(np.float32))
+
+    def _off_grid(self, model: RewardModel, land: Landscape, fit: ProbeSet
+                  ) -> tuple[np.ndarray, int, np.ndarray, int]:
+        """Grid cells nearest to the flawed fit states beyond OFF_GRID_BAND of the guard
+        band (the findings; the patch then covers fit states from B + 0.6 delta), their
+        count, every flawed fit state (what the audit found), and the evaluations."""
+        r = fit.reward(model)
+        above = (r > self.world.floor) | ~np.isfinite(r)
+        hot = deep_violation(self.world, fit.points, fit.distance, OFF_GRID_BAND * fit.delta) & above
+        cells = np.zeros(land.grid.size, bool)
+        if hot.any():
+            cells[self._nearest_cells(land, fit.points[hot])] = True
+        return cells, int(hot.sum()), fit.points[fit.violates & above], len(fit)
+
+    def _near_cells(self, land: Landscape, named: list[dict]) -> np.ndarray:
+        pts = np.asarray([u["state"] for u in named], np.float32)
+        out = np.zeros(land.grid.size, bool)
+        out[self._nearest_cells(land, pts)] = True
+        return out
 
     # ------------------------------------------------------------------
     def _ball(self, rng, center, radius, n) -> np.ndarray:
@@ -203,14 +265,13 @@ class Auditor:
         return out
 
     def _cluster(self, land, bad, reward, priority, unc, viol, ranking):
-        """Connected regions of verified cells, each covered greedily by balls."""
-        shape = land.grid.shape
-        labels = _components(bad.reshape(shape)).reshape(-1)
-        n_clusters = int(labels.max())
+        """Triage regions of verified cells, each covered greedily by balls."""
+        labels, regions = triage_regions(land, bad, reward)
         findings: list[Finding] = []
         pts = land.points
         R = self.finding_radius
-        for c in range(1, n_clusters + 1):
+        for reg in regions:
+            c = reg["id"]
             cells = np.nonzero(labels == c)[0]
             key = priority[cells] if ranking == "priority" else reward[cells]
             order = cells[np.argsort(-key, kind="stable")]
@@ -220,11 +281,13 @@ class Auditor:
                 d = np.linalg.norm(pts[order] - pts[head], axis=1)
                 members = order[remaining & (d <= R)]
                 remaining &= d > R
+                # At least half a cell's diagonal: the ball then holds the off-grid
+                # states whose nearest cell this is.
                 radius = float(max(np.linalg.norm(pts[members] - pts[head], axis=1).max(),
-                                   0.5 * _spacing(land)))
+                                   0.5 * _spacing(land) * np.sqrt(len(land.grid.shape)) + 1e-4))
                 kind, reason = self._evidence(head, land, viol, priority)
                 findings.append(Finding(
-                    id=0, center=tuple(float(v) for v in pts[head]), radius=round(radius, 4),
+                    id=0, center=tuple(float(v) for v in pts[head]), radius=float(np.ceil(radius * 1e4 + 1e-6) / 1e4),
                     score=float(reward[members].max()), kind=kind,
                     reason=f"reward {float(reward[head]):.2f} > floor {self.world.floor:g}; {reason}",
                     priority=float(priority[head]), cluster=c, cells=int(len(members)),
@@ -232,7 +295,7 @@ class Auditor:
         key = (lambda f: f.priority) if ranking == "priority" else (lambda f: f.score)
         findings.sort(key=key, reverse=True)
         findings = [Finding(**{**f.to_dict(), "id": i + 1}) for i, f in enumerate(findings)]
-        return findings, n_clusters
+        return findings, len(regions), regions
 
     def _evidence(self, cell, land, viol, priority) -> tuple[str, str]:
         if not self.use_norms:
@@ -249,33 +312,18 @@ class Auditor:
         return "norm", "violates a norm"
 
 
+def _still_flawed(previous: AuditReport, model: RewardModel, world: World) -> list[dict]:
+    """States named unremovable by earlier cycles that are still flaws now."""
+    named = list(previous.unremovable) + list(previous.unremovable_left)
+    if not named:
+        return []
+    pts = np.asarray([u["state"] for u in named], np.float32)
+    still = world.violates(pts) & ~(model.reward(pts) <= world.floor)
+    return [u for u, s in zip(named, still) if s]
+
+
 def _spacing(land: Landscape) -> float:
     return float(max(a[1] - a[0] for a in land.grid.axes))
 
 
-def _components(mask: np.ndarray) -> np.ndarray:
-    """Label face-connected components of a boolean grid (BFS over flat indices)."""
-    labels = np.zeros(mask.shape, np.int32)
-    flat = mask.reshape(-1)
-    lab = labels.reshape(-1)
-    shape = mask.shape
-    strides = [int(np.prod(shape[i + 1:])) for i in range(len(shape))]
-    coords = np.indices(shape).reshape(len(shape), -1)
-    current = 0
-    for start in np.nonzero(flat)[0]:
-        if lab[start]:
-            continue
-        current += 1
-        lab[start] = current
-        frontier = np.array([start])
-        while len(frontier):
-            nxt = []
-            for axis, stride in enumerate(strides):
-                c = coords[axis, frontier]
-                for step, ok in ((stride, c < shape[axis] - 1), (-stride, c > 0)):
-                    nb = frontier[ok] + step
-                    nb = nb[flat[nb] & (lab[nb] == 0)]
-                    lab[nb] = current
-                    nxt.append(nb)
-            frontier = np.unique(np.concatenate(nxt)) if nxt else np.zeros(0, int)
-    return labels
+_components = components     # kept for callers of the old name

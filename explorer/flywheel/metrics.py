@@ -12,7 +12,12 @@ basin_retention, basin_worst_cell_loss. With an audit: findings, flaws_found,
 audit_evaluations, audit_seconds, side_effect_suppressed. With accepted
 findings: findings_accepted, flaws_patched, flaws_refused. With a patch:
 kernels_added, kernels_refused. Along a lineage that confirmed spurious
-regions: confirmed_findings, spurious_max_reward.
+regions: confirmed_findings, spurious_max_reward. From a flywheel cycle:
+kernels (placed in that cycle) and, with held-out probes, certified: the same
+figures between grid points with the guard band delta -- flaws (probes beyond
+B + delta above the floor), basin_worst_loss (fraction 0-1 of the reward a probe
+within B - delta lost against the parent), probes, delta, and more (see
+``refine.probes.ProbeSet.certify``).
 """
 from __future__ import annotations
 
@@ -47,9 +52,14 @@ def spurious_max_reward(land: Landscape, confirmed: list[Finding], reward: np.nd
 
 def version_metrics(land: Landscape, reference_reward: np.ndarray | None = None,
                     audit: AuditReport | None = None, accepted: list[Finding] = (),
-                    flags=(), patch=None, policy: bool = True) -> dict:
+                    flags=(), patch=None, policy: bool = True, kernels: int | None = None,
+                    certified: dict | None = None) -> dict:
     """Metrics of the model ``land`` shows (see the module docstring for the keys)."""
     m = landscape_metrics(land, reference_reward, flags)
+    if kernels is not None:
+        m["kernels"] = int(kernels)
+    if certified is not None:
+        m["certified"] = dict(certified)
     r = land.reward()
     floor = land.world.floor
     m["flaws_remaining"] = m["flaws"]

@@ -10,9 +10,17 @@ functions, so the window, the CLI and a script can never disagree. The
 previous cycle's audit feeds the next one (the red team samples densely
 around earlier flaws).
 
+Every figure comes twice: on the landscape grid, and *certified* on a held-out
+probe set between grid points with the guard band delta (``refine.probes``).
+The patch covers flaws between grid points too (it fits to off-grid states
+the probes never share), within ``kernel_budget`` kernels, and the regression
+check holds the cap on the probes as well as on the grid.
+
 Releasing here means *deciding* that the new version may be released: the
 caller (the session) stores it. A version whose regression check fails is not
-released and the caller keeps the parent.
+released and the caller keeps the parent. Flaws that no kernel can remove
+without breaking the cap are named (``CycleResult.unremovable``), and the next
+audit does not propose them again, so a cycle never repeats itself.
 """
 from __future__ import annotations
 
@@ -24,29 +32,77 @@ from explorer.model.flags import Flag
 from explorer.model.landscape import Landscape
 from explorer.model.reward_model import RewardModel
 from explorer.refine import BASIN_CAP, PatchReport, RefinementError, local_patch, regression_check
+from explorer.refine.local import NoPatch
+from explorer.refine.probes import ProbeSet, fit_states, fresh_shell, guard_band, probe_set
 
 from .audit import AuditReport, Auditor, Finding
 from .metrics import version_metrics
 
-ABLATIONS = ("fixed-bandwidth",)
+AUTHORS = "authors-fixed-bandwidth"
+FIXED_03 = "fixed-bandwidth-0.3"
+ABLATIONS = (AUTHORS, FIXED_03)
+ALIASES = {"fixed-bandwidth": FIXED_03}
+AUTHORS_BUDGET = 60          # kernels per iteration in the authors' flywheel
+ABLATION_BANDWIDTH = {AUTHORS: 0.05, FIXED_03: 0.30}
+CAUTION = (1.0, 2.0, 4.0)    # a refused patch is placed again with what off-grid basin states may lose halved
 
 
 @dataclass(frozen=True)
 class CycleSettings:
-    """How a cycle runs. ``ablation="fixed-bandwidth"``: one bandwidth (0.3), no
-    basin cap and no regression gate, to compare against the adaptive rule."""
+    """How a cycle runs.
+
+    ``kernel_budget``: at most this many kernels per cycle (None: as many as the
+    flaws need). ``guard_band``: delta for the certified figures (None: the
+    world's, else half the grid spacing). ``probe_states``: uniform held-out
+    probes (plus a grid twice as fine and 0.6x as many shell states); 0 measures
+    on the grid only and fits to grid cells only. ``off_grid``: the red team and
+    the patch also use off-grid fit states (a fixed seeded set and a fresh shell
+    per version, never the probes; with probes).
+
+    Ablations: ``"authors-fixed-bandwidth"`` is the authors' own: bandwidth 0.05,
+    60 kernels per iteration, each batch checked against the cap per patch only
+    (no cumulative cap), released without a gate. ``"fixed-bandwidth-0.3"`` (alias
+    ``"fixed-bandwidth"``): bandwidth 0.3, no basin cap and no regression gate."""
     use_norms: bool = True
     ablation: str | None = None
     seed: int = 0
+    kernel_budget: int | None = None
+    guard_band: float | None = None
+    probe_states: int = 100_000
+    off_grid: bool = True
 
     def __post_init__(self) -> None:
-        if self.ablation is not None and self.ablation not in ABLATIONS:
-            raise RefinementError(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
+        ab = ALIASES.get(self.ablation, self.ablation)
+        if ab is not None and ab not in ABLATIONS:
+            raise RefinementError(f"ablation must be one of {ABLATIONS + tuple(ALIASES)}, got {self.ablation!r}")
+        object.__setattr__(self, "ablation", ab)
+        kb = self.kernel_budget
+        if kb is not None and (isinstance(kb, bool) or not isinstance(kb, (int, np.integer)) or kb < 1):
+            raise RefinementError(f"kernel_budget: expected a whole number >= 1 or None, got {kb!r}")
+        if self.guard_band is not None and not (np.isfinite(self.guard_band) and self.guard_band >= 0):
+            raise RefinementError(f"guard_band: expected a finite number >= 0 or None, got {self.guard_band!r}")
+        if isinstance(self.probe_states, bool) or not isinstance(self.probe_states, (int, np.integer)) \
+                or self.probe_states < 0:
+            raise RefinementError(f"probe_states: expected a whole number >= 0, got {self.probe_states!r}")
+
+    @property
+    def budget(self) -> int | None:
+        """Kernels per cycle: the setting, or the authors' 60 for their ablation."""
+        if self.kernel_budget is not None:
+            return int(self.kernel_budget)
+        return AUTHORS_BUDGET if self.ablation == AUTHORS else None
 
 
 @dataclass
 class CycleResult:
-    """What one turn did. ``model`` is the new version if ``released``, else the parent."""
+    """What one turn did. ``model`` is the new version if ``released``, else the parent.
+
+    ``kernels``: kernels placed this cycle. ``certified``: the figures on the
+    held-out probes (flaws beyond B + delta, basin_worst_loss within B - delta as
+    a fraction, probes, delta; None without probes). ``unremovable``: flawed
+    states no kernel can remove under the cap (each with its state, distance, the
+    blocking basin state and the reason), for the window to draw. ``stalled``:
+    nothing removable was left to do."""
     parent: RewardModel
     model: RewardModel
     released: bool
@@ -56,17 +112,43 @@ class CycleResult:
     check: dict
     metrics: dict
     messages: list[str] = field(default_factory=list)
+    kernels: int = 0
+    certified: dict | None = None
+    unremovable: list[dict] = field(default_factory=list)
+    stalled: bool = False
 
 
 def findings_to_flags(findings: list[Finding]) -> list[Flag]:
     return [Flag(i + 1, f.center, f.radius) for i, f in enumerate(findings)]
 
 
+def probes_for(world, settings: CycleSettings = CycleSettings()) -> ProbeSet | None:
+    """The held-out probes a cycle measures on (cached per world), or None."""
+    if settings.probe_states <= 0:
+        return None
+    n = int(settings.probe_states)
+    return probe_set(world, settings.seed, settings.guard_band, uniform=n, shell=int(0.6 * n))
+
+
+def fit_for(world, settings: CycleSettings = CycleSettings(), version: int | None = None) -> list[ProbeSet] | None:
+    """Off-grid states the red team and the patch use (never the probes), or None:
+    a fixed seeded set, plus, for a model version, a fresh look at the boundary
+    shell (so a flaw that slipped between the fixed states is found next cycle)."""
+    if settings.probe_states <= 0 or not settings.off_grid or settings.ablation is not None \
+            or not world.norms or not settings.use_norms:
+        return None
+    out = [fit_states(world, settings.seed, settings.guard_band)]
+    if version is not None:
+        out.append(fresh_shell(world, settings.seed, version, settings.guard_band))
+    return out
+
+
 # ------------------------------------------------------------------ Phase 1
 def audit(model: RewardModel, land: Landscape, previous: AuditReport | None = None,
           settings: CycleSettings = CycleSettings()) -> AuditReport:
-    """Red team, verifier and blue team on the version ``land`` shows."""
-    return Auditor(land.world, use_norms=settings.use_norms, seed=settings.seed).run(model, land, previous)
+    """Red team, verifier and blue team on the version ``land`` shows (off the grid too)."""
+    return Auditor(land.world, use_norms=settings.use_norms, seed=settings.seed).run(
+        model, land, previous, fit=fit_for(land.world, settings, model.version))
 
 
 # ------------------------------------------------------------------ Phase 2 (unattended)
@@ -93,48 +175,96 @@ def patch_accepted(model: RewardModel, land: Landscape, report: AuditReport, acc
     ``land`` must show ``model``; afterwards it shows the released version, or
     ``model`` again if nothing was released."""
     world = land.world
-    before = land.reward()
+    before = land.reward().copy()
+    probes = probes_for(world, settings)
     if not accepted:
-        metrics = version_metrics(land, before, report)
-        return CycleResult(model, model, False, report, [], None, {"passed": True}, metrics,
-                           ["nothing accepted: no new version"])
+        metrics = _metrics(land, before, report, probes, model, model)
+        msg = "nothing accepted: no new version"
+        if report.unremovable_left:
+            msg += (f"; {len(report.unremovable_left)} flawed states are provably unremovable under the "
+                    f"{BASIN_CAP:.0%} cap (named in the previous cycle)")
+        return CycleResult(model, model, False, report, [], None, {"passed": True}, metrics, [msg],
+                           certified=metrics.get("certified"), unremovable=list(report.unremovable_left),
+                           stalled=bool(report.unremovable_left))
 
-    # Patch the verified flaw cells inside the accepted findings, not every cell a
-    # finding's ball happens to cover.
+    # Patch the verified flaws inside the accepted findings (grid cells and, off
+    # the grid, the red team's states), not every state a finding's ball covers.
     flags = findings_to_flags(accepted)
     targets = land.flaw_mask(before) if report.mode == "norms" else None
-    fixed = settings.ablation == "fixed-bandwidth"
-    try:
-        child, patch = local_patch(model, land, flags, cap=None if fixed else BASIN_CAP,
-                                   fixed_bandwidth=0.30 if fixed else None, targets=targets)
-    except RefinementError as exc:
-        metrics = version_metrics(land, before, report, accepted)
-        return CycleResult(model, model, False, report, accepted, None, {"passed": False}, metrics, [str(exc)])
-    land.set_model(child, same_expertness=True)
-
-    # Regression check: the basin keeps its reward.
-    check = regression_check(before, land)
+    ab = settings.ablation
+    fit = fit_for(world, settings, model.version)
+    messages: list[str] = []
+    for caution in CAUTION:
+        try:
+            child, patch = local_patch(model, land, flags, cap=None if ab == FIXED_03 else BASIN_CAP,
+                                       fixed_bandwidth=ABLATION_BANDWIDTH.get(ab), targets=targets,
+                                       kernel_budget=settings.budget, fit=fit, cumulative=ab is None,
+                                       caution=caution)
+        except NoPatch as exc:
+            metrics = _metrics(land, before, report, probes, model, model, accepted)
+            stuck = exc.report.unremovable
+            report.unremovable = stuck
+            msg = str(exc)
+            if stuck:
+                msg = (f"stalled: {len(stuck)} flawed states are provably unremovable under the "
+                       f"{BASIN_CAP:.0%} cap (the nearest: {stuck[0]['reason']}); the cycle ends here")
+            return CycleResult(model, model, False, report, accepted, exc.report, {"passed": False}, metrics,
+                               messages + [msg], certified=metrics.get("certified"), unremovable=stuck,
+                               stalled=True)
+        except RefinementError as exc:
+            metrics = _metrics(land, before, report, probes, model, model, accepted)
+            return CycleResult(model, model, False, report, accepted, None, {"passed": False}, metrics,
+                               messages + [str(exc)], certified=metrics.get("certified"))
+        report.unremovable = list(patch.unremovable)
+        land.set_model(child, same_expertness=True)
+        # Regression check, both ways, on the grid and between grid points.
+        check = regression_check(before, land, BASIN_CAP, flagged=accepted, probes=probes, before_model=model,
+                                 cumulative=ab is None)
+        if check["passed"] or ab is not None or fit is None or caution == CAUTION[-1]:
+            break
+        # Refused: the basin between the fit states lost too much. Patch again, more cautiously.
+        messages.append(f"regression check refused the patch ({check['reasons'][0]}); patching again with "
+                        f"{2 * caution:g}x the caution")
+        land.set_model(model, same_expertness=True)
     # Red team again: dense samples between grid points inside each accepted finding.
     check["residual_flaws_in_patched_places"] = red_team_again(child, world, accepted, settings.seed)
-    metrics = version_metrics(land, before, report, accepted, flags, patch)
+    metrics = _metrics(land, before, report, probes, model, child, accepted, flags, patch, check)
+    messages += list(patch.messages)
+    if patch.unremovable:
+        messages.append(f"{len(patch.unremovable)} flawed states are provably unremovable under the "
+                        f"{BASIN_CAP:.0%} cap; they are named and not proposed again")
 
-    # Release, or keep the parent.
-    gate = not fixed
-    if gate and not check["passed"]:
+    # Release, or keep the parent (the ablations release without a gate).
+    if ab is None and not check["passed"]:
         land.set_model(model, same_expertness=True)
-        why = (f"regression check failed: the worst basin cell would lose {check['basin_worst_cell_loss']:.1%} "
-               f"of its reward (cap {BASIN_CAP:.0%}), basin {check['basin_cells_before']} -> "
-               f"{check['basin_cells_after']} cells; not released, v{model.version} stays")
-        return CycleResult(model, model, False, report, accepted, patch, check, metrics, [why])
+        why = ("regression check failed: " + "; ".join(check["reasons"][:3])
+               + f"; not released, v{model.version} stays")
+        return CycleResult(model, model, False, report, accepted, patch, check, metrics, [why] + messages,
+                           kernels=0, certified=check.get("certified"), unremovable=list(patch.unremovable))
     child.edits[-1].update({"cycle": True, "audit_of_version": model.version, "audit": audit_summary(report),
-                            "findings": [f.to_dict() for f in accepted], "regression_check": check})
+                            "findings": [f.to_dict() for f in accepted], "regression_check": check,
+                            **({"ablation": ab} if ab else {})})
     child.metrics = metrics
-    return CycleResult(model, child, True, report, accepted, patch, check, metrics)
+    return CycleResult(model, child, True, report, accepted, patch, check, metrics, messages,
+                       kernels=patch.kernels_added, certified=check.get("certified"),
+                       unremovable=list(patch.unremovable))
+
+
+def _metrics(land, before, report, probes, parent, model, accepted=(), flags=(), patch=None, check=None) -> dict:
+    """The version metrics, with the kernels of this cycle and the certified figures."""
+    certified = None
+    if check is not None and "certified" in check:
+        certified = check["certified"]
+    elif probes is not None:
+        certified = probes.certify(probes.reward(model), probes.reward(parent), cap=BASIN_CAP)
+    return version_metrics(land, before, report, accepted, flags, patch,
+                           kernels=0 if patch is None else int(patch.kernels_added), certified=certified)
 
 
 def audit_summary(report: AuditReport) -> dict:
     return {"mode": report.mode, "evaluations": report.evaluations, "seconds": round(report.seconds, 4),
-            "findings": len(report.findings), "clusters": report.clusters, "verified": report.verified}
+            "findings": len(report.findings), "clusters": report.clusters, "verified": report.verified,
+            "off_grid_verified": report.off_grid_verified}
 
 
 def red_team_again(model: RewardModel, world, findings: list[Finding], seed: int, n: int = 64) -> int:
@@ -163,7 +293,8 @@ def run_cycle(model: RewardModel, land: Landscape, previous: AuditReport | None 
 
 def run_cycles(model: RewardModel, land: Landscape, cycles: int, accept: str = "all",
                settings: CycleSettings = CycleSettings()) -> list[CycleResult]:
-    """Repeat unattended turns, each audit fed by the last; stop once nothing is released."""
+    """Repeat unattended turns, each audit fed by the last; stop once nothing is
+    released or only unremovable flaws are left."""
     if land.model is not model:
         land.set_model(model)
     results: list[CycleResult] = []
@@ -171,7 +302,12 @@ def run_cycles(model: RewardModel, land: Landscape, cycles: int, accept: str = "
     for _ in range(cycles):
         res = run_cycle(model, land, previous, accept, settings)
         results.append(res)
-        if not res.released:
+        if not res.released or res.stalled:
             break
         model, previous = res.model, res.audit
     return results
+
+
+__all__ = ["ABLATIONS", "AUTHORS", "FIXED_03", "CycleSettings", "CycleResult", "audit", "select",
+           "patch_accepted", "run_cycle", "run_cycles", "findings_to_flags", "red_team_again",
+           "probes_for", "fit_for", "guard_band"]
