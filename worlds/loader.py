@@ -88,6 +88,9 @@ def _build(top: Table, file_hash: str) -> World:
     if kind == "volume" and resolution > 128:
         raise land.error("resolution", "at most 128 for a volume world (128^3 cells)", resolution)
     floor = land.num("floor", 0.05, lo=0.0, hi=0.99)
+    # delta: the guard band of the certified figures (default: half the grid spacing).
+    guard_band = land.num("guard_band", None, lo=0.0, hi=float(np.max(hi - lo))) \
+        if land.has("guard_band") else None
     land.finish()
     for i, axis in enumerate("xyz"):
         # The grid is float32 and the models normalise by (max - min): bounds so
@@ -154,7 +157,7 @@ def _build(top: Table, file_hash: str) -> World:
                   goals=goals, hazards=hazards, routes=routes, expert_count=count,
                   expert_seed=seed, expert_jitter=jitter, background_count=bg_count,
                   background_seed=bg_seed, norms=norms, true_reward_spec=true_spec,
-                  terrain=terrain, model_defaults=model_defaults)
+                  terrain=terrain, model_defaults=model_defaults, guard_band=guard_band)
     _check_geometry(world, route_tables)
     return world
 

@@ -97,6 +97,7 @@ class World:
     true_reward_spec: TrueReward
     terrain: Terrain | None = None
     model_defaults: dict = field(default_factory=dict)
+    guard_band: float | None = None    # delta of the certified figures (None: half the grid spacing)
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- geometry -------------------------------------------------------

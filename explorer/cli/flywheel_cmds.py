@@ -31,8 +31,17 @@ def register(sub) -> None:
     c.add_argument("--out", help="artifact directory for the last released version")
     c.add_argument("--session", help="session directory: every version goes into its history "
                                      "(an existing session continues from its current version)")
-    c.add_argument("--fixed-bandwidth", action="store_true",
-                   help="ablation: one bandwidth (0.3), no basin cap, no regression gate")
+    c.add_argument("--kernel-budget", type=positive_int,
+                   help="at most N suppression kernels per cycle (the authors place at most 60)")
+    c.add_argument("--ablation", choices=["authors-fixed-bandwidth", "fixed-bandwidth-0.3"],
+                   help="authors-fixed-bandwidth: bandwidth 0.05, 60 kernels a cycle, a per-batch cap only, "
+                        "no release gate (the authors' ablation); fixed-bandwidth-0.3: bandwidth 0.3, no cap, "
+                        "no gate")
+    c.add_argument("--fixed-bandwidth", action="store_true", help="the same as --ablation fixed-bandwidth-0.3")
+    c.add_argument("--guard-band", type=float, help="delta for the certified figures (default: the world's, "
+                                                    "else half the grid spacing)")
+    c.add_argument("--probes", type=positive_int, default=100_000,
+                   help="held-out uniform probe states for the certified figures (default 100000)")
     c.add_argument("--constraints", action=argparse.BooleanOptionalAction, default=True)
     c.add_argument("--world", help="world file, if the artifact's world is not built in")
     c.add_argument("--seed", type=nonneg_int, default=0)
@@ -98,30 +107,40 @@ def cycle(args) -> int:
             s.save(args.session)
     if args.out:
         check_out(args.out, args.force)
-    s.settings = CycleSettings(use_norms=args.constraints, seed=args.seed,
-                               ablation="fixed-bandwidth" if args.fixed_bandwidth else None)
+    s.settings = CycleSettings(use_norms=args.constraints, seed=args.seed, kernel_budget=args.kernel_budget,
+                               ablation=args.ablation or ("fixed-bandwidth-0.3" if args.fixed_bandwidth else None),
+                               guard_band=args.guard_band, probe_states=args.probes)
     rows = []
     try:
         for i in range(args.cycles):
             res = s.cycle(accept=args.accept)
             m, chk = res.metrics, res.check
+            cert = res.certified or m.get("certified") or {}
             rows.append({"cycle": i + 1, "released": res.released, "version": s.version,
-                         "findings": len(res.audit.findings), "accepted": len(res.accepted),
+                         "findings": len(res.audit.findings), "regions": res.audit.clusters,
+                         "accepted": len(res.accepted),
                          "flaws_before": chk.get("flaws_before", m.get("flaws")),
                          "flaws_after": chk.get("flaws_after", m.get("flaws")),
                          "basin_cells": m["basin_cells"], "basin_retention": m.get("basin_retention", 1.0),
-                         "kernels": m.get("kernels_added", 0), "audit_evaluations": m.get("audit_evaluations"),
-                         "messages": res.messages})
-            if not res.released:
+                         "kernels": res.kernels, "certified": cert,
+                         "unremovable": [{k: (list(map(float, v)) if k in ("state", "blocking_basin_state") else v)
+                                          for k, v in u.items()} for u in res.unremovable],
+                         "audit_evaluations": m.get("audit_evaluations"), "messages": res.messages})
+            if not res.released or getattr(res, "stalled", False):
                 break
         if args.out:
             s.save_artifact(args.out, overwrite=args.force)
     finally:
         s.close()
-    text = "\n".join(f"cycle {r['cycle']}: {'v' + str(r['version']) if r['released'] else 'not released'}; "
-                     f"findings {r['findings']} (accepted {r['accepted']}); flaws {r['flaws_before']} -> "
-                     f"{r['flaws_after']}; basin {r['basin_cells']} cells, retention {r['basin_retention']:.1%}"
-                     + "".join(f"; {msg}" for msg in r["messages"]) for r in rows)
+    def line(r: dict) -> str:
+        c = r["certified"]
+        cert = (f"; certified (probes {c['probes']:,}, delta {c['delta']:.3f}): flaws {c['flaws']:,}, basin "
+                f"worst loss {c['basin_worst_loss']:.1%}" if c else "")
+        return (f"cycle {r['cycle']}: {'v' + str(r['version']) if r['released'] else 'not released'}; findings "
+                f"{r['findings']} in {r['regions']} regions (accepted {r['accepted']}); {r['kernels']} kernels; grid "
+                f"flaws {r['flaws_before']:,} -> {r['flaws_after']:,}, basin {r['basin_cells']} cells, retention "
+                f"{r['basin_retention']:.1%}{cert}" + "".join(f"; {msg}" for msg in r["messages"]))
+    text = "\n".join(line(r) for r in rows)
     emit(args, {"cycles": rows, "artifact": args.out, "session": args.session, "version": s.version}, text)
     return 0
 

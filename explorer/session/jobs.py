@@ -24,7 +24,7 @@ from explorer.model.flags import Flag
 from explorer.model.landscape import Landscape
 from explorer.model.learning import train_steps
 from explorer.model.reward_model import RewardModel, TrainingConfig
-from explorer.refine import BASIN_CAP, local_patch
+from explorer.refine import BASIN_CAP, local_patch, regression_check
 from explorer.refine.data_patch import DataDrivenPatch
 from worlds import World
 
@@ -69,6 +69,7 @@ class Refined:
     report: dict = field(default_factory=dict)
     stopped: bool = False
     seconds: float = 0.0
+    check: dict | None = None            # the regression check, when the job already ran it
 
 
 @dataclass
@@ -100,13 +101,23 @@ def training(world: World, config: TrainingConfig, stop: threading.Event | None 
 
 
 # ------------------------------------------------------------------ refinement
-def local(model: RewardModel, land: Landscape, flags: list[Flag]) -> Generator[Snapshot, None, Refined]:
+def local(model: RewardModel, land: Landscape, flags: list[Flag],
+          settings: pipeline.CycleSettings | None = None) -> Generator[Snapshot, None, Refined]:
+    """Kernels on the flags, fitted on the grid and (with ``settings``) on off-grid
+    states too; then the regression check, both ways, on the grid and the held-out
+    probes -- all here in the worker, so the window only shows the result."""
     t0 = time.perf_counter()
-    yield Snapshot("local", 0, 1, message="placing suppression kernels")
-    child, report = local_patch(model, land, flags, cap=BASIN_CAP)
+    yield Snapshot("local", 0, 2, message="placing suppression kernels")
+    fit = pipeline.fit_for(land.world, settings, model.version) if settings is not None else None
+    before = land.reward().copy()
+    child, report = local_patch(model, land, flags, cap=BASIN_CAP, fit=fit)
     land.set_model(child, same_expertness=True)
-    yield Snapshot("local", 1, 1, reward=frozen(land.reward()), message=f"{report.kernels_added} kernels")
-    return Refined(child, True, report.to_dict(), seconds=time.perf_counter() - t0)
+    yield Snapshot("local", 1, 2, reward=frozen(land.reward()),
+                   message=f"{report.kernels_added} kernels; checking the basin between grid points")
+    probes = pipeline.probes_for(land.world, settings) if settings is not None else None
+    check = regression_check(before, land, flagged=flags, probes=probes, before_model=model)
+    yield Snapshot("local", 2, 2, message="regression check " + ("passed" if check["passed"] else "failed"))
+    return Refined(child, True, report.to_dict(), seconds=time.perf_counter() - t0, check=check)
 
 
 def data_driven(model: RewardModel, land: Landscape, flags: list[Flag], steps: int,

@@ -10,6 +10,7 @@ refinement leaves the session exactly as it was and says why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,7 +63,7 @@ def same_expertness(a: RewardModel, b: RewardModel) -> bool:
 
 # ------------------------------------------------------------------ releasing
 def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool, flags=(), patch=None,
-            audit=None, accepted=(), gate: bool = True, cycle_triage: Triage | None = None) -> Outcome:
+            audit=None, accepted=(), gate: bool = True, check: dict | None = None) -> Outcome:
     """Check ``child`` against the current version and make it current, or refuse it."""
     parent = s.model
     before = s.land.reward().copy()
@@ -81,18 +82,24 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
                f"{change:.1e}); no new version, v{parent.version} stays")
         s.events.message.emit(msg)
         return Outcome(None, msg)
-    check = regression_check(before, s.land)
+    # Both ways, on the grid and between grid points: the basin keeps its reward and
+    # no flaw appears outside the flags.
+    if check is None:       # a psi edit (and any job that did not check): on the grid, here
+        check = regression_check(before, s.land, flagged=list(flags) or None, before_model=parent)
     if gate and not check["passed"]:
         s.land.set_model(parent, same_expertness=same)
-        msg = (f"{label}: refused by the regression check: the worst basin cell would lose "
-               f"{check['basin_worst_cell_loss']:.1%} of its reward (cap {BASIN_CAP:.0%}), basin "
-               f"{check['basin_cells_before']} -> {check['basin_cells_after']} cells; v{parent.version} stays")
+        reasons = "; ".join(check.get("reasons", [])[:2]) or (
+            f"the worst basin cell would lose {check['basin_worst_cell_loss']:.1%} of its reward "
+            f"(cap {BASIN_CAP:.0%})")
+        msg = f"{label}: refused by the regression check: {reasons}; v{parent.version} stays"
         s.events.message.emit(msg)
         return Outcome(None, msg, check)
     if child.edits:
         child.edits[-1]["regression_check"] = check
     child.parent = parent.version
-    child.metrics = metrics_of(s.land, before, audit=audit, accepted=accepted, flags=flags, patch=patch)
+    child.metrics = metrics_of(s.land, before, audit=audit, accepted=accepted, flags=flags, patch=patch,
+                               kernels=None if patch is None else int(patch.kernels_added),
+                               certified=check.get("certified"))
     entry = s.versions.add(child, label, kind)
     s.execute(ChangeVersion(kind, parent.version, entry.version))
     s.last_check = check
@@ -111,10 +118,10 @@ def refine_job(s: "Session", method: str, steps: int) -> Job:
     flags = list(s.flags)
     if not flags:
         raise RefinementError("no flags to refine with: add a flag on a spurious region first")
-    model, land = s.model, s.land.fork()
+    model, land, settings = s.model, s.land.fork(), s.settings
     if method == "local":
         def run(stop):
-            return jobs.local(model, land, flags)
+            return jobs.local(model, land, flags, settings)
     else:
         why = refusals(model).get("data_patch")
         if why:
@@ -134,7 +141,8 @@ def refine_job(s: "Session", method: str, steps: int) -> Job:
             return Outcome(None, msg)
         stopped = " (stopped early: last good state)" if result.stopped else ""
         label = f"{name}: {len(flags)} flag{'s' if len(flags) != 1 else ''}{stopped}"
-        out = release(s, result.model, method, label, result.same_expertness, flags=flags)
+        out = release(s, result.model, method, label, result.same_expertness, flags=flags,
+                      patch=SimpleNamespace(**result.report) if method == "local" else None, check=result.check)
         out.result = result
         return out
 
