@@ -25,11 +25,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from . import agent_bench, core_bench, display_bench, onnx_bench
+    from . import agent_bench, core_bench, display_bench, flywheel_bench, onnx_bench
     sections = {"reevaluation": core_bench.reevaluation, "correction": core_bench.correction,
                 "audit": core_bench.audit_cost, "scaling": core_bench.scaling,
                 "display": lambda smoke: display_bench.display_update(smoke=smoke),
-                "onnx": onnx_bench.onnx_landscape, "agent": agent_bench.ppo_speed}
+                "onnx": onnx_bench.onnx_landscape, "agent": agent_bench.ppo_speed,
+                "flywheel": flywheel_bench.flywheel}
     if args.gui:
         from . import gui_bench
         sections["gui"] = gui_bench.run
@@ -47,7 +48,7 @@ def main(argv=None) -> int:
 
 
 def report(res: dict) -> str:
-    from . import agent_bench, onnx_bench
+    from . import agent_bench, flywheel_bench, onnx_bench
     lines = [f"machine: {res['machine']['cpu']}, {res['machine']['cores']} cores, torch threads "
              f"{res['machine']['torch_threads']}, torch {res['machine']['torch']}"]
     if "reevaluation" in res:
@@ -71,6 +72,8 @@ def report(res: dict) -> str:
         for k, q in c["quality"].items():
             lines.append(f"   {k:<8} flag max reward {q['flag_max_reward']:.3f}, cells above floor "
                          f"{q['flag_cells_above_floor']}, basin retention {q['basin_retention']:.1%}, flaws {q['flaws']}")
+    if "flywheel" in res:
+        lines.append(flywheel_bench.report(res["flywheel"]))
     if "onnx" in res:
         lines += onnx_bench.report(res["onnx"])
     if "agent" in res:
