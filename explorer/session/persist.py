@@ -144,6 +144,25 @@ def load_artifact(directory: str | Path, world=None):
     return w, model
 
 
+def adopt(s: "Session", other: "Session") -> None:
+    """``s`` takes over everything of ``other`` but its subscribers and autosave settings."""
+    from .events import SessionEvents
+    s.close()
+    keep = {"events": s.events, "autosave": s.autosave, "autosave_dir": s.autosave_dir}
+    if s.root is not None and keep["autosave_dir"] is not None:
+        keep["autosave_dir"] = None                 # used by this session already
+    s.__dict__.update({**other.__dict__, **keep})
+    other.events = SessionEvents()
+
+
+def import_onnx(path: str | Path, world=None, sidecar=None):
+    """(world, model) of an ONNX reward model (the world: given, or the sidecar's)."""
+    from explorer.model.onnx_model import import_model
+    w = world if world is None or isinstance(world, World) else worlds.load(world)
+    model = import_model(path, w, sidecar)
+    return w or resolve_world(model.world_name, model.world_hash, "", None, str(path)), model
+
+
 def open_session(cls, directory: str | Path, world=None) -> "Session":
     directory = Path(directory)
     store, state, recovered = SessionStore.open(directory)

@@ -87,10 +87,7 @@ class Session:
     def from_model(cls, path: str | Path, world: World | str | None = None, sidecar=None) -> "Session":
         """Any reward model (an ONNX graph: states (n, 3) -> reward): audit, flags, local
         patches, regression checks and versions work on it (onnxruntime runs it)."""
-        from explorer.model.onnx_model import import_model
-        w = world if world is None or isinstance(world, World) else worlds.load(world)
-        model = import_model(path, w, sidecar)
-        w = w or persist.resolve_world(model.world_name, model.world_hash, "", None, str(path))
+        w, model = persist.import_onnx(path, world, sidecar)
         return cls(w, model, label=f"imported {Path(path).name}", kind="imported")
 
     @classmethod
@@ -102,12 +99,7 @@ class Session:
     def replace_with(self, other: "Session") -> None:
         """Become ``other`` (a session or artifact just opened), keeping this object's
         subscribers: the window's views stay connected to the one session they know."""
-        self.close()
-        keep = {"events": self.events, "autosave": self.autosave, "autosave_dir": self.autosave_dir}
-        if self.root is not None and keep["autosave_dir"] is not None:
-            keep["autosave_dir"] = None                 # used by this session already
-        self.__dict__.update({**other.__dict__, **keep})
-        other.events = SessionEvents()
+        persist.adopt(self, other)
         self.events.reset.emit()
 
     def reset(self, world: World, model: RewardModel, land: Landscape | None = None,
@@ -379,6 +371,12 @@ class Session:
         """The current version as a standalone artifact directory."""
         from explorer.model import artifact
         return artifact.save(self.model, directory, overwrite=overwrite)
+
+    def export_onnx(self, path: str | Path):
+        """The served reward (E_theta or the imported graph, g_psi, kernels) as one ONNX
+        graph, verified against this session to 1e-5 before it is written."""
+        from explorer.model.onnx_export import export_onnx
+        return export_onnx(self.model, self.world, path)[1]
 
     def close(self) -> None:
         """A clean end: the session file takes in the journal."""
