@@ -8,9 +8,8 @@ and closed with the main window.
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
+from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import QLabel
 
 LESSONS = (
     ("collapse", "Alignment &collapse...",
@@ -18,15 +17,6 @@ LESSONS = (
     ("afd", "Alignment from &demonstrations...",
      "Reward models fitted from demonstrations, and the routes Best-of-N picks with them"),
 )
-
-
-def explanation_box(html: str) -> QLabel:
-    """The 'what to watch' text at the top of every lesson window."""
-    label = QLabel(html)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setStyleSheet("background: #f6f6f0; border: 1px solid #ddd; padding: 6px;")
-    return label
 
 
 def lesson_class(key: str):
@@ -77,9 +67,18 @@ def open_lesson(window, key: str):
         return existing
     world = getattr(getattr(window, "session", None), "world", None)
     lesson = lesson_class(key)(initial_world=getattr(world, "name", None))
+    if getattr(window, "presenter", False):
+        lesson.set_presenter(True)
     lessons[key] = lesson
     lesson.show()
     return lesson
+
+
+def set_lessons_presenter(window, on: bool) -> None:
+    """View > Presenter: the open lesson windows follow (new ones read ``window.presenter``)."""
+    for lesson in getattr(window, "lesson_windows", {}).values():
+        if not lesson.is_closed:
+            lesson.set_presenter(on)
 
 
 def close_lessons(window) -> None:
