@@ -63,6 +63,7 @@ class FlywheelPlot(PlotPanel):
         self.item.showAxis("right")
         self.item.showGrid(x=False, y=False)
         self.item.setYRange(0, len(SERIES), padding=0)
+        self.item.getViewBox().sigResized.connect(self._version_ticks)     # as many versions as fit
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Metrics of each version along the current lineage (one cycle per step). "
                         "Each line is scaled to its own range; the number on the right is the latest value.")
@@ -125,8 +126,8 @@ class FlywheelPlot(PlotPanel):
                                          symbolSize=self.sizes.point, symbolPen=None, symbolBrush=colour))
         self._version_ticks()
 
-    def _version_ticks(self) -> None:
-        n = len(getattr(self, "series", ()))         # resizeEvent comes during construction
+    def _version_ticks(self, *_a) -> None:
+        n = len(self.series)
         if not n:
             return
         room = max(1, int(self.item.getViewBox().width() // (self.sizes.font_pt * 3.2)))
@@ -135,8 +136,3 @@ class FlywheelPlot(PlotPanel):
         if len(ticks) > 1 and ticks[-1][0] - ticks[-2][0] < step:
             del ticks[-2]                      # the last version always, never crowded
         self.item.getAxis("bottom").setTicks([ticks])
-
-    def resizeEvent(self, ev) -> None:  # noqa: N802
-        super().resizeEvent(ev)
-        if hasattr(self, "item"):
-            self._version_ticks()

@@ -123,7 +123,8 @@ class AfdView(QWidget):
         self._legend([("demonstrations (zig-zag style)", "black"),
                       (f"SFT routes Best-of-N picks from ({more})", "#9e9e9e"),
                       ("the route it keeps", "red"), ("goal", "#1a9850")])
-        self.set_caption("" if fitted else f"{rm}: being fitted..." if rm else "")
+        waiting = f"{rm}: being fitted..." if not res.complete else f"{rm}: not fitted in this run"
+        self.set_caption("" if fitted or not rm else waiting)
 
     def _landscape(self, res, rm: str) -> None:
         values = np.asarray(res.landscapes[rm], np.float32).copy()
