@@ -122,6 +122,8 @@ class FlywheelPlot(PlotPanel):
         xs = np.arange(n, dtype=float)
         for row, (key, _name, _fmt, colour, _good) in enumerate(SERIES):
             ys = band_values([_value(m, key) for _, m in self.series], row, band)
+            if not np.isfinite(ys).any():
+                continue                             # no version has this metric: nothing to draw
             item.addItem(pg.PlotDataItem(xs, ys, pen=self.pen(colour), connect="finite", symbol="o",
                                          symbolSize=self.sizes.point, symbolPen=None, symbolBrush=colour))
         self._version_ticks()

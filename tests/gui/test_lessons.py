@@ -148,8 +148,9 @@ def test_stop_keeps_what_was_drawn(qtbot):
     lesson = _standalone(qtbot, CollapseLesson)
     lesson.rounds_spin.setValue(1000)
     lesson.seeds_spin.setValue(2)
-    with qtbot.waitSignal(lesson.resultDrawn, timeout=60_000):
-        lesson.start()
+    lesson.start()
+    qtbot.waitUntil(lambda: lesson.result is not None and lesson.result.arms["myopic"].last_round > 0,
+                    timeout=60_000)
     with qtbot.waitSignal(lesson.runDone, timeout=60_000) as blocker:
         lesson.stop_button.click()
     assert blocker.args == [False] and not lesson.busy
