@@ -2,7 +2,7 @@
 complete result in the same run (before streaming, the complete result was the first
 thing drawn, so that is the baseline). Each lesson runs in its own process with its
 defaults (collapse: cube, 300 rounds, 3 seeds; AfD: cube, four reward models), torch
-already warmed up as in the explorer, where a model has been trained or loaded first.
+already warmed up as in the explorer, where a model has been trained first.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m benchmarks.lesson_latency [--repeats N]
 
@@ -23,7 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RUN = textwrap.dedent('''
     import json, sys, time, torch
     torch.set_num_threads(1)
-    m = torch.nn.Linear(3, 1); m(torch.zeros(2, 3)).sum().backward()      # torch warmed up
+    # torch warmed up as in the explorer, whose window has trained a model before a lesson
+    # opens: the first optimizer of a process imports torch._dynamo (2-8 s on 2 cores)
+    m = torch.nn.Linear(3, 1); m(torch.zeros(2, 3)).sum().backward(); torch.optim.Adam(m.parameters()).step()
     from PyQt6.QtWidgets import QApplication
     app = QApplication(sys.argv[:1])
     if "%(lesson)s" == "collapse":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QColor, QFont, QPen
@@ -69,6 +70,9 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._labels: dict[tuple[int, str], str] = {}
         self._captions: dict[int, pg.TextItem] = {}
         self._titles: dict[int, pg.LabelItem] = {}
+        self._pens: dict = {}
+        self._retained: dict[int, dict] = {}
+        self._used: set = set()
         self.ci.setContentsMargins(4, 4, 8, 4)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
@@ -112,11 +116,41 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         f.setBold(bold)
         return f
 
-    def pen(self, colour: str, width: float | None = None, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
-        p = pg.mkPen(QColor(colour), width=self.sizes.line if width is None else width)
-        p.setStyle(style)
-        p.setCapStyle(Qt.PenCapStyle.RoundCap)
+    def pen(self, colour, width: float | None = None, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
+        """A cosmetic pen (pixels, whatever the zoom); made once per look (mkPen is slow)."""
+        w = self.sizes.line if width is None else width
+        key = (QColor(colour).rgba(), float(w), style)
+        p = self._pens.get(key)
+        if p is None:
+            p = pg.mkPen(QColor(colour), width=w)
+            p.setStyle(style)
+            p.setCapStyle(Qt.PenCapStyle.RoundCap)
+            self._pens[key] = p
         return p
+
+    # ------------------------------------------------------------ retained curves
+    def begin_curves(self) -> None:
+        """Start a redraw that reuses the curves it names again (``curve``); ``end_curves``
+        removes the rest. Updating data in place is several times cheaper than new items,
+        and a lesson redraws while a run streams in."""
+        self._used = set()
+
+    def curve(self, item: pg.PlotItem, key, x, y, **style) -> pg.PlotDataItem:
+        store = self._retained.setdefault(id(item), {})
+        c = store.get(key)
+        if c is None:
+            c = pg.PlotDataItem()
+            item.addItem(c)
+            store[key] = c
+        c.setData(np.asarray(x, float), np.asarray(y, float), **style)
+        self._used.add((id(item), key))
+        return c
+
+    def end_curves(self) -> None:
+        for item in self.plots:
+            store = self._retained.get(id(item), {})
+            for key in [k for k in store if (id(item), k) not in self._used]:
+                item.removeItem(store.pop(key))
 
     def _style(self, item: pg.PlotItem) -> None:
         font = self.plot_font()

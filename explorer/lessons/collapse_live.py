@@ -131,8 +131,9 @@ def stream(world_name: str, rounds: int, seeds: int, stop: threading.Event,
                 if not runs:
                     break
                 t = max(p["round"] for p in live.values()) if live else rounds
-                text = (f"seed {s + 1} of {len(plans)}, round {t} of {rounds}" if len(plans) > 1
-                        else f"round {t} of {rounds}")
+                unit = "iteration" if world_name == "linear" else "round"
+                text = (f"seed {s + 1} of {len(plans)}, {unit} {t} of {rounds}" if len(plans) > 1
+                        else f"{unit} {t} of {rounds}")
                 yield replace(base, arms={arm: _arm(arm, done[arm], live.get(arm), first.get(arm)) for arm in arms},
                               step=step, steps=total, text=text)
         finally:

@@ -17,14 +17,11 @@ from pyvistaqt import QtInteractor
 from explorer.viz import scene as sc
 
 from ..plots import plot_sizes, vtk_text_size
+from . import scenery
 
 MAX_CANDIDATES = 16          # SFT routes drawn for one N (the kept one is always drawn)
 DEMONSTRATIONS = 4           # enough to see the zig-zag style, few enough to see each
 SHOWN_FRACTION = 0.15        # a volume shows the model's top 15% cells
-
-
-def _span(world) -> float:
-    return float(np.max(world.bounds_max - world.bounds_min))
 
 
 def _lines(routes, lift) -> pv.PolyData:
@@ -55,28 +52,12 @@ class AfdView(QWidget):
     def _base(self, world) -> None:
         self.plotter.clear()
         self.world, self.scene, self.rm = world, None, None
-        self.lift = np.array([0, 0, 0.03 * _span(world)]) if world.is_terrain else np.zeros(3)
-        if world.is_terrain:
-            g = world.grid()
-            mesh = sc.landscape_mesh(world, g.points, np.zeros(g.size, np.float32))
-            self.plotter.add_mesh(mesh, color="#d9d9d9", smooth_shading=True, name="terrain",
-                                  pickable=False, render=False)
-        else:
-            box = pv.Box(bounds=np.ravel(np.column_stack([world.bounds_min, world.bounds_max])))
-            self.plotter.add_mesh(box.outline(), color="#909090", line_width=1, name="bounds",
-                                  pickable=False, render=False)
-        overlays = sc.add_overlays(self.plotter, world, {"expert": False, "hazards": True, "boundary": False})
-        for a in overlays.get("expert", []):
-            self.plotter.remove_actor(a, render=False)
-        for a in overlays.get("goals", []):
-            a.GetProperty().SetOpacity(0.35)
-        goals = [world.to_state(np.asarray(g.center, float)[None, : 2 if world.is_terrain else 3])[0]
-                 for g in world.goals]
+        self.lift = np.array([0, 0, 0.03 * scenery.span(world)]) if world.is_terrain else np.zeros(3)
+        scenery.ground(self.plotter, world)
+        scenery.regions(self.plotter, world, self.presenter)
+        goals = [scenery.centre(world, g) for g in world.goals]
         if goals:
-            self.plotter.add_point_labels(np.array(goals, float), ["goal"] * len(goals),
-                                          font_size=self._font_px(), point_size=1, shape_opacity=0.55,
-                                          always_visible=True, text_color="#202020", shape_color="white",
-                                          name="goal_labels", pickable=False, render=False, reset_camera=False)
+            scenery.labels(self.plotter, goals, ["goal"] * len(goals), self.presenter, name="goal_labels")
         sc.default_camera(self.plotter, world)
 
     def _font_px(self) -> int:
@@ -157,10 +138,9 @@ class AfdView(QWidget):
         world around them, from the default viewing direction."""
         pts = [np.asarray(res.demonstrations, float).reshape(-1, 3),
                np.asarray(res.candidates, float).reshape(-1, 3)]
-        d = 2 if self.world.is_terrain else 3
-        pts += [self.world.to_state(np.asarray(g.center, float)[None, :d]) for g in self.world.goals]
+        pts += [scenery.centre(self.world, g)[None, :] for g in self.world.goals]
         pts = np.concatenate(pts)
-        pad = 0.12 * _span(self.world)
+        pad = 0.12 * scenery.span(self.world)
         lo = np.maximum(pts.min(axis=0) - pad, self.world.bounds_min)
         hi = np.minimum(pts.max(axis=0) + pad, self.world.bounds_max)
         self.plotter.reset_camera(render=False, bounds=np.ravel(np.column_stack([lo, hi])))

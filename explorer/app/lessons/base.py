@@ -4,7 +4,8 @@ live drawing of a streamed run.
 
 A lesson's science is a generator in ``explorer.lessons`` that yields the result so
 far; the worker (``JobRunner``) iterates it, and the window draws the latest result
-it was handed, at most every ``DRAW_INTERVAL_MS`` (the first one at once), so a fast
+it was handed, at most every ``DRAW_INTERVAL_MS`` and never
+more than ``DRAW_SHARE`` of the time (the first one at once), so a fast
 generator never queues more frames than the GUI thread can draw. Subclasses build
 their controls and views, and implement ``draw(result)`` and ``close_views()``.
 """
@@ -20,7 +21,8 @@ from PyQt6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QProgress
 from ..jobs import JobRunner
 from ..plots import base_point_size, plot_sizes
 
-DRAW_INTERVAL_MS = 150
+DRAW_INTERVAL_MS = 200
+DRAW_SHARE = 0.12               # at most this share of the time goes to drawing a live run
 EXPLANATION_LINES = 4          # the 'what to watch' box shows this many lines, then scrolls
 
 
@@ -192,9 +194,10 @@ class LessonWindow(QMainWindow):
         if self.is_closed:
             return
         self._pending = result
-        # At most every DRAW_INTERVAL_MS, and never more than a fifth of the GUI thread's
-        # time: on a 2-core laptop the worker needs the other core.
-        interval = max(DRAW_INTERVAL_MS, 4000.0 * (self.draw_seconds[-1] if self.draw_seconds else 0.0))
+        # At most every DRAW_INTERVAL_MS, and drawing takes at most DRAW_SHARE of the time:
+        # the worker needs the interpreter (VTK holds the GIL while it renders).
+        last = self.draw_seconds[-1] if self.draw_seconds else 0.0
+        interval = max(DRAW_INTERVAL_MS, 1000.0 * last / DRAW_SHARE)
         wait = interval - (time.perf_counter() - self._last_draw) * 1000.0
         if wait <= 0:
             self._draw_pending()

@@ -101,8 +101,6 @@ class CollapsePlot(PlotPanel):
     def redraw(self) -> None:
         sz = self.sizes
         self._legend()
-        for item in (self.main, self.low):
-            item.clear()
         n = max(1, self.total_rounds)
         # room right of the last round for the values written at the marker there
         self.main.setXRange(0, n * 1.1, padding=0.01)
@@ -122,17 +120,22 @@ class CollapsePlot(PlotPanel):
         self.low.setYRange(-0.15 * z_top, z_top * 1.5, padding=0)
         self.low.getAxis("left").setTicks([[(0, "0"), (z_top, f"{z_top:g}")]])
         self.set_caption(self.main, None if runs else PLACEHOLDER)
+        self.begin_curves()
         for arm, run in runs.items():
             c = ARM_COLOURS[arm]
             if len(run.seed_utility) > 1:
                 faint = pg.mkColor(c)
                 faint.setAlpha(90)
-                for u in run.seed_utility:
-                    self.main.addItem(pg.PlotDataItem(np.arange(len(u)), u, pen=pg.mkPen(faint, width=sz.thin)))
+                for i, u in enumerate(run.seed_utility):
+                    self.curve(self.main, (arm, "seed", i), np.arange(len(u)), u, pen=self.pen(faint, sz.thin))
             x = np.asarray(run.rounds, float)
-            self.main.addItem(pg.PlotDataItem(x, run.proxy_reward, pen=self.pen(c, style=Qt.PenStyle.DashLine)))
-            self.main.addItem(pg.PlotDataItem(x, run.true_utility, pen=self.pen(c)))
-            self.low.addItem(pg.PlotDataItem(x, run.noise_norm, pen=self.pen(c)))
+            self.curve(self.main, (arm, "proxy"), x, run.proxy_reward, pen=self.pen(c, style=Qt.PenStyle.DashLine))
+            self.curve(self.main, (arm, "utility"), x, run.true_utility, pen=self.pen(c))
+            self.curve(self.low, (arm, "distractors"), x, run.noise_norm, pen=self.pen(c))
+        self.end_curves()
+        for item, scatter in getattr(self, "_published_items", []):
+            item.removeItem(scatter)
+        self._published_items = []
         if self.published:
             for arm, figs in self.published.items():
                 if arm not in runs:
@@ -144,7 +147,6 @@ class CollapsePlot(PlotPanel):
                 self._hollow(self.main, pts, ARM_COLOURS[arm])
                 if "final_noise" in figs:
                     self._hollow(self.low, [(n, figs["final_noise"])], ARM_COLOURS[arm])
-        self._marker_items = []
         self._draw_marker()
 
     def _ticks_for_height(self, *_a) -> None:
@@ -155,9 +157,11 @@ class CollapsePlot(PlotPanel):
 
     def _hollow(self, item: pg.PlotItem, pts, colour: str) -> None:
         if pts:
-            item.addItem(pg.ScatterPlotItem([p[0] for p in pts], [p[1] for p in pts], symbol="o",
-                                            size=self.sizes.marker_point, brush=None,
-                                            pen=pg.mkPen(colour, width=self.sizes.thin + 1)))
+            scatter = pg.ScatterPlotItem([p[0] for p in pts], [p[1] for p in pts], symbol="o",
+                                         size=self.sizes.marker_point, brush=None,
+                                         pen=pg.mkPen(colour, width=self.sizes.thin + 1))
+            item.addItem(scatter)
+            self._published_items.append((item, scatter))
 
     def _legend(self) -> None:
         sz = self.sizes

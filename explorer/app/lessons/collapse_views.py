@@ -17,13 +17,10 @@ from explorer.lessons.collapse_live import ARM_NAMES, ArmRun
 from explorer.viz import scene as sc
 
 from ..plots import plot_sizes
+from . import scenery
 from .collapse_plot import ARM_COLOURS, UTILITY_MAX
 
 SHOWN_FRACTION = 0.15        # a volume shows the RM's top 15% cells at each round
-
-
-def _span(world) -> float:
-    return float(np.max(world.bounds_max - world.bounds_min))
 
 
 class ArmView(QWidget):
@@ -51,6 +48,7 @@ class ArmView(QWidget):
         self.index = 0
         self.presenter = False
         self.caption = ""
+        self._shown: tuple | None = None     # what show_run drew last (skip redrawing the same)
         self.setMinimumSize(QSize(240, 180))
 
     # ------------------------------------------------------------ before a run
@@ -60,11 +58,7 @@ class ArmView(QWidget):
         self.plotter.clear()
         self.world, self.arm, self.run, self.scene, self.path_mesh = world, arm, None, None, None
         self._title(arm)
-        if world.is_terrain:
-            g = world.grid()
-            mesh = sc.landscape_mesh(world, g.points, np.zeros(g.size, np.float32))
-            self.plotter.add_mesh(mesh, color="#d9d9d9", smooth_shading=True, name="terrain",
-                                  pickable=False, render=False)
+        scenery.ground(self.plotter, world)
         self._overlays(world)
         self._start_ball(np.asarray(world.to_state(start_position(world)[None, :])[0], float))
         self.set_caption(caption)
@@ -77,10 +71,15 @@ class ArmView(QWidget):
         the scene is built once per world and arm, then written in place."""
         if run.landscapes is None or not len(run.landscapes):
             return
+        index = len(run.landscape_rounds) - 1 if index is None else index
+        key = (len(run.landscape_rounds), len(run.positions), index)
         if self.scene is None or self.world is not world or self.arm != run.arm:
             self._build(world, run)
+        elif key == self._shown:
+            self.run = run               # the later seeds change the plot's mean, not seed 0's view
+            return
         self.run = run
-        self.set_round(len(run.landscape_rounds) - 1 if index is None else index)
+        self.set_round(index)
 
     def _build(self, world, run: ArmRun) -> None:
         self.plotter.clear()
@@ -108,6 +107,8 @@ class ArmView(QWidget):
                                           nan_opacity=0.0, scalar_bar_args=bar, name="landscape",
                                           pickable=False, render=False)
         self.scene = sc.Scene(world, mesh, actor)
+        if not world.is_terrain:
+            scenery.ground(self.plotter, world)
         self._overlays(world)
         self.path_mesh = None
         self.round = -1
@@ -126,15 +127,16 @@ class ArmView(QWidget):
             return
         index = int(np.clip(index, 0, len(self.run.landscape_rounds) - 1))
         self.index = index
+        self._shown = (len(self.run.landscape_rounds), len(self.run.positions), index)
         sc.update_reward(self.scene, self._values(self.run, index))
         self.round = int(self.run.landscape_rounds[index])
         pts = np.asarray(self.run.positions[: self.round + 1], float)
         if self.world.is_terrain:
-            pts = pts + [0, 0, 0.03 * _span(self.world)]
+            pts = pts + [0, 0, 0.03 * scenery.span(self.world)]
         if len(pts) < 2:
             pts = np.vstack([pts, pts + 1e-6])
         self.path_mesh = pv.lines_from_points(pts)
-        span = _span(self.world)
+        span = scenery.span(self.world)
         self.plotter.add_mesh(self.path_mesh, color="black", line_width=8 if self.presenter else 5, name="path",
                               pickable=False, reset_camera=False, render=False)
         self._start_ball(pts[0])
@@ -153,27 +155,14 @@ class ArmView(QWidget):
         self.title.setText(f"<b style='color:{ARM_COLOURS[arm]}'>{ARM_NAMES[arm]}</b>{note}")
 
     def _overlays(self, world) -> None:
-        overlays = sc.add_overlays(self.plotter, world, {"expert": False, "hazards": True, "boundary": False})
-        for a in overlays.get("expert", []):
-            self.plotter.remove_actor(a, render=False)
-        for a in overlays.get("goals", []):
-            a.GetProperty().SetOpacity(0.35)           # the path ends inside it: keep it visible
         from explorer.lessons.collapse_world import start_position
+        scenery.regions(self.plotter, world, self.presenter)
         start = world.to_state(start_position(world)[None, :])[0]
-        goals = [world.to_state(np.asarray(g.center, float)[None, : 2 if world.is_terrain else 3])[0]
-                 for g in world.goals]
-        fs = int(plot_sizes(self.presenter).font_pt * 1.3)
-        self.plotter.add_point_labels(np.array([start] + goals, float), ["start"] + ["goal"] * len(goals),
-                                      font_size=fs, point_size=1, shape_opacity=0.55, always_visible=True,
-                                      text_color="#202020", shape_color="white", name="labels",
-                                      pickable=False, render=False, reset_camera=False)
-        if not world.is_terrain:
-            box = pv.Box(bounds=np.ravel(np.column_stack([world.bounds_min, world.bounds_max])))
-            self.plotter.add_mesh(box.outline(), color="#909090", line_width=1, name="bounds",
-                                  pickable=False, render=False)
+        goals = [scenery.centre(world, g) for g in world.goals]
+        scenery.labels(self.plotter, [start] + goals, ["start"] + ["goal"] * len(goals), self.presenter)
 
     def _start_ball(self, at: np.ndarray) -> None:
-        self.plotter.add_mesh(pv.Sphere(radius=0.03 * _span(self.world), center=at), color="#9a9a9a",
+        self.plotter.add_mesh(pv.Sphere(radius=0.03 * scenery.span(self.world), center=at), color="#9a9a9a",
                               name="path_start", pickable=False, reset_camera=False, render=False)
 
     def set_caption(self, text: str) -> None:
