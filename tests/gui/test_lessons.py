@@ -302,6 +302,14 @@ def test_the_layout_holds_at_projector_sizes(qtbot, key, size, presenter):
         assert not problems, "\n".join(problems)
         # the plot keeps room for its data: at least a quarter of the window's height
         assert lesson.plot.height() >= size[1] // 4
+        # hiding the 'what to watch' text gives its room to the views and the plot
+        before = lesson.plot.height() + (lesson.views[0] if key == "collapse" else lesson.view).height()
+        lesson.explain_toggle.click()
+        qtbot.wait(50)
+        assert not lesson.explain_area.isVisible() and lesson.explain_toggle.text() == "What to watch"
+        after = lesson.plot.height() + (lesson.views[0] if key == "collapse" else lesson.view).height()
+        assert after > before
+        assert not layout_problems(lesson)
     finally:
         lesson.close()
 

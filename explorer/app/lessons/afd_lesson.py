@@ -140,8 +140,10 @@ class AfdLesson(LessonWindow):
         """The picked world and its expert routes, and the empty plot frame."""
         if self.busy or self.is_closed:
             return
+        self._show_world(self.world_combo.currentData())
+
+    def _show_world(self, name: str) -> None:
         import worlds
-        name = self.world_combo.currentData()
         self.result = None
         self.plot.clear_runs()
         self.view.show_world(worlds.load(name), WORLD_CAPTION)
@@ -158,13 +160,15 @@ class AfdLesson(LessonWindow):
             return
         from explorer.lessons import afd_live
         name = self.world_combo.currentData()
-        self.show_world()
+        fresh = self.result is None and getattr(self.view.world, "name", None) == name
+        order = tuple(self.fit_order)
+        self.run_job("afd", lambda stop: afd_live.stream(name, 0, stop, order))   # the worker first
+        if not fresh:
+            self._show_world(name)
         self.follow = True
         self._drawn_rms = ()
         self.view.set_caption("making demonstrations and SFT routes...")
         self.status.setText("computing: the routes first, then each reward model as it is fitted")
-        order = tuple(self.fit_order)
-        self.run_job("afd", lambda stop: afd_live.stream(name, 0, stop, order))
 
     def _sync(self) -> None:
         self.run_button.setEnabled(not self.busy)

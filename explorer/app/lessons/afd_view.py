@@ -161,7 +161,7 @@ class AfdView(QWidget):
         if text:
             self.plotter.add_text(text, position="lower_edge", color="#404040", name="caption",
                                   font_size=vtk_text_size(self.presenter))
-        self.plotter.render()
+        self.plotter.update()          # one render, in the paint (an explicit render would be a second)
 
     def set_presenter(self, on: bool, redraw) -> None:
         """Presenter sizes; ``redraw()`` draws the current state again with them."""

@@ -144,7 +144,9 @@ class CollapseLesson(LessonWindow):
         """The picked world in both views and an empty plot frame, before any run."""
         if self.busy or self.is_closed:
             return
-        name = self.world_combo.currentData()
+        self._show_world(self.world_combo.currentData())
+
+    def _show_world(self, name: str) -> None:
         self.result = None
         self.plot.legend_arms = ["myopic", self.right_arm]
         self.plot.clear_series()
@@ -179,13 +181,18 @@ class CollapseLesson(LessonWindow):
             return
         name = self.world_combo.currentData()
         rounds, seeds = self.rounds_spin.value(), self.seeds_spin.value()
-        self.show_world()
+        fresh = self.result is None and (name == "linear" or getattr(self._world, "name", None) == name)
+        # the worker first: its warm start runs while the views are reset
+        self.run_job("collapse", lambda stop: live.stream(name, rounds, seeds, stop))
         self.follow = True
+        if fresh:                                   # the world is drawn already: only the frame changes
+            self.plot.set_frame(rounds, "iteration" if name == "linear" else "round")
+        else:
+            self._show_world(name)
         for view in self.views:
             if view.caption:
                 view.set_caption("computing the first rounds...")
         self.status.setText("computing: the curves appear as the rounds are computed")
-        self.run_job("collapse", lambda stop: live.stream(name, rounds, seeds, stop))
 
     def _sync(self) -> None:
         self.run_button.setEnabled(not self.busy)

@@ -63,7 +63,7 @@ class ArmView(QWidget):
         self._start_ball(np.asarray(world.to_state(start_position(world)[None, :])[0], float))
         self.set_caption(caption)
         self._camera(world)
-        self.plotter.render()
+        self.plotter.update()          # one render, in the paint (an explicit render would be a second)
 
     # ------------------------------------------------------------ a run
     def show_run(self, world, run: ArmRun, index: int | None = None) -> None:
@@ -142,7 +142,7 @@ class ArmView(QWidget):
         self._start_ball(pts[0])
         self.plotter.add_mesh(pv.Sphere(radius=0.035 * span, center=pts[-1]), color="red",
                               name="path_now", pickable=False, reset_camera=False, render=False)
-        self.plotter.render()
+        self.plotter.update()          # one render, in the paint (an explicit render would be a second)
 
     # ------------------------------------------------------------ pieces
     def _camera(self, world) -> None:
