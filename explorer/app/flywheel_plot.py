@@ -96,7 +96,7 @@ class FlywheelPlot(PlotPanel):
     def redraw(self) -> None:
         self.setMinimumHeight(self.row_height() * len(SERIES) + int(self.sizes.font_pt * 3))
         item, inside = self.item, self.presenter
-        item.clear()
+        self.clear_plot(item)
         self.set_caption(item, None)
         band = BANDS[inside]
         centre = {i: len(SERIES) - 1 - i + (band[0] + band[1]) / 2 for i in range(len(SERIES))}

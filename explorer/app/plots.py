@@ -71,6 +71,7 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         self._captions: dict[int, pg.TextItem] = {}
         self._titles: dict[int, pg.LabelItem] = {}
         self._pens: dict = {}
+        self._grids: dict[int, list] = {}
         self._retained: dict[int, dict] = {}
         self._used: set = set()
         self.ci.setContentsMargins(4, 4, 8, 4)
@@ -83,7 +84,9 @@ class PlotPanel(pg.GraphicsLayoutWidget):
         item.setMouseEnabled(x=False, y=False)
         item.setMenuEnabled(False)
         item.hideButtons()
-        item.showGrid(x=False, y=True, alpha=GRID_ALPHA)
+        # No axis grid: pyqtgraph then hides a tick label that reaches past the plot's
+        # edge (the 0 and the 10 of a short panel); ``set_y_ticks`` draws the grid lines.
+        item.showGrid(x=False, y=False)
         item.getViewBox().setDefaultPadding(0.02)
         self.plots.append(item)
         vb = item.getViewBox()
@@ -161,6 +164,8 @@ class PlotPanel(pg.GraphicsLayoutWidget):
             axis.setTextPen(pg.mkPen(TEXT))
             axis.setStyle(tickFont=font, tickTextOffset=max(3, int(self.sizes.font_pt / 3)),
                           tickLength=-max(5, int(self.sizes.font_pt / 2)))
+            # a tick at either end keeps its label (half a label may reach past the axis)
+            axis.setStyle(hideOverlappingLabels=int(self.sizes.font_pt * 1.5))
             self._apply_label(item, side)
         caption = self._captions.get(id(item))
         if caption is not None:
@@ -179,6 +184,28 @@ class PlotPanel(pg.GraphicsLayoutWidget):
 
     def redraw(self) -> None:
         """Draw the data again with the current sizes (subclasses)."""
+
+    def clear_plot(self, item: pg.PlotItem) -> None:
+        """Remove everything drawn in ``item`` (its grid lines, caption and retained curves too)."""
+        item.clear()
+        self._grids.pop(id(item), None)
+        self._captions.pop(id(item), None)
+        self._retained.pop(id(item), None)
+
+    def set_y_ticks(self, item: pg.PlotItem, values, fmt: str = "{:g}") -> None:
+        """Labelled ticks on the left axis at ``values``, with faint grid lines there."""
+        item.getAxis("left").setTicks([[(v, fmt.format(v)) for v in values]])
+        lines = self._grids.setdefault(id(item), [])
+        while len(lines) < len(values):
+            line = pg.InfiniteLine(angle=0, pen=pg.mkPen(QColor(0, 0, 0, int(255 * GRID_ALPHA / 2)), width=1))
+            line.setZValue(-10)
+            item.addItem(line, ignoreBounds=True)
+            lines.append(line)
+        for line, v in zip(lines, values):
+            line.setPos(v)
+            line.show()
+        for line in lines[len(values):]:
+            line.hide()
 
     # ------------------------------------------------------------ captions
     def set_caption(self, item: pg.PlotItem, html: str | None) -> None:

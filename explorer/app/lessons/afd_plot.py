@@ -71,7 +71,7 @@ class BonPlot(PlotPanel):
 
     def redraw(self) -> None:
         item, sz = self.item, self.sizes
-        item.clear()
+        self.clear_plot(item)
         self._end_labels = []
         curves = self._curves()
         vals = [v for pts in curves.values() for _n, v in pts]
@@ -82,7 +82,7 @@ class BonPlot(PlotPanel):
         self._y = (lo - pad, hi + 3 * pad)                   # headroom for the corner title
         item.setYRange(*self._y, padding=0)
         lines = max(2, int(item.getViewBox().height() / (2.2 * sz.font_pt * 4 / 3)))
-        item.getAxis("left").setTicks([[(v, f"{v:g}") for v in nice_ticks(lo, hi + 2 * pad, lines)]])
+        self.set_y_ticks(item, nice_ticks(lo, hi + 2 * pad, lines))
         item.getAxis("bottom").setTicks([[(math.log2(n), str(n)) for n in self.ns]])
         self.set_caption(item, None if curves else PLACEHOLDER)
         for name, pts in curves.items():

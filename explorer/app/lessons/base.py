@@ -173,7 +173,7 @@ class LessonWindow(QMainWindow):
     def _fit_explanation(self) -> None:
         fm = self.explain.fontMetrics()
         lines = EXPLANATION_LINES - (1 if self.presenter else 0)
-        self.explain_area.setMaximumHeight(fm.lineSpacing() * lines + 16)
+        self.explain_area.setMaximumHeight(fm.lineSpacing() * lines + 8)     # whole lines: margin + frame
         self.explain_area.setMinimumHeight(fm.lineSpacing() * 2 + 16)
 
     # ------------------------------------------------------------ running

@@ -154,13 +154,13 @@ class CollapseLesson(LessonWindow):
         self.slider.setEnabled(False)
         self.round_label.setText("round -")
         if name == "linear":
-            self.top.setCurrentWidget(self.linear_note)
+            self._show_top(self.linear_note)
             self.linear_note.setText(LINEAR_NOTE)
             self.status.setText("linear: press Run to compute the three arms next to the published figures")
             return
         import worlds
         self._world = worlds.load(name)
-        self.top.setCurrentWidget(self.views_box)
+        self._show_top(self.views_box)
         for view, arm in zip(self.views, ("myopic", self.right_arm)):
             view.show_world(self._world, arm, WORLD_CAPTION)
         self.status.setText(f"{name}: the policy starts at the grey ball; press Run to train and "
@@ -208,11 +208,11 @@ class CollapseLesson(LessonWindow):
         linear = res.world is None
         self.plot.set_series(arms, res.published if linear else None, res.total_rounds)
         if linear:
-            self.top.setCurrentWidget(self.linear_note)
+            self._show_top(self.linear_note)
             self.linear_note.setText(LINEAR_NOTE + ("<br>" + _linear_table(res) if res.complete else ""))
             last = arms["myopic"].last_round
         else:
-            self.top.setCurrentWidget(self.views_box)
+            self._show_top(self.views_box)
             last = len(arms["myopic"].landscape_rounds) - 1
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(0, last))
@@ -227,7 +227,8 @@ class CollapseLesson(LessonWindow):
         self._mark(index)
         if res.complete:
             seeds = "" if linear else f" (plot: mean of {res.seeds} seed{'s' if res.seeds > 1 else ''})"
-            self.status.setText(f"{res.world_name}: done{seeds}; move the slider to replay the rounds")
+            unit = "iterations" if linear else "rounds"
+            self.status.setText(f"{res.world_name}: done{seeds}; move the slider to replay the {unit}")
         else:
             self.status.setText(f"{res.world_name}: {res.text}")
 
@@ -243,6 +244,7 @@ class CollapseLesson(LessonWindow):
 
     def _mark(self, index: int) -> None:
         res = self.result
+        self.slider_label.setText("iteration" if res is not None and res.world is None else "round")
         if res is None or res.world is None:
             self.round_label.setText(f"iteration {index}")
             self.plot.set_marker(index)
@@ -256,11 +258,24 @@ class CollapseLesson(LessonWindow):
         self.round_label.setMinimumWidth(fm.horizontalAdvance("iteration 0000") + 8)
 
     # ------------------------------------------------------------ presenter, closing
+    def _show_top(self, widget: QWidget) -> None:
+        """The views, or the linear note; the note takes only the height its text needs."""
+        changed = self.top.currentWidget() is not widget
+        self.top.setCurrentWidget(widget)
+        if changed or widget is self.linear_note:
+            self._fit_split()
+
+    def _fit_split(self) -> None:
+        total = sum(self.split.sizes()) or self.height()
+        if self.top.currentWidget() is self.linear_note:
+            top = min(total // 2, self.linear_note.heightForWidth(max(1, self.top.width())) + 8)
+        else:
+            top = int(total * (0.38 if self.presenter else 0.5))   # bigger text: the plot needs more
+        self.split.setSizes([top, total - top])
+
     def presenter_changed(self, on: bool) -> None:
         self._fit_round_label()
-        total = sum(self.split.sizes()) or self.height()
-        top = 0.42 if on else 0.5                # the plot's bigger text needs more of the height
-        self.split.setSizes([int(total * top), total - int(total * top)])
+        self._fit_split()
         self.plot.set_presenter(on)
         for view in self.views:
             view.set_presenter(on)

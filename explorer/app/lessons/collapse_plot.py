@@ -59,13 +59,13 @@ class CollapsePlot(PlotPanel):
         self.legend = self.addLabel("", row=0, col=0)
         self.main = self.add_plot(1)
         self.low = self.add_plot(2, bottom="round")
-        self.set_corner_title(self.main, "utility and reward (0&ndash;10)")
-        self.set_corner_title(self.low, "distractors")
+        self.set_corner_title(self.low, "distractors")     # the legend row names the upper panel's lines
         self.low.setXLink(self.main)
         self.main.getAxis("bottom").setStyle(showValues=False)
-        self.ci.layout.setRowStretchFactor(1, 3)
+        self.ci.layout.setRowStretchFactor(1, 2)
         self.ci.layout.setRowStretchFactor(2, 1)
         self.main.getViewBox().sigResized.connect(self._ticks_for_height)
+        self.low.getViewBox().sigResized.connect(self._draw_marker)     # label gaps are in pixels
         self.setMinimumHeight(220)
         self.setToolTip("Solid: true utility U at the policy. Dashed: the proxy reward the policy "
                         "chased (the RM's score there). Lower panel: the distractors it grew. "
@@ -101,6 +101,8 @@ class CollapsePlot(PlotPanel):
     def redraw(self) -> None:
         sz = self.sizes
         self._legend()
+        # the lower panel: two lines of its own text plus its axis, whatever the height
+        self.low.setMinimumHeight(int(sz.font_pt * 4 / 3 * 4.4))
         n = max(1, self.total_rounds)
         # room right of the last round for the values written at the marker there
         self.main.setXRange(0, n * 1.1, padding=0.01)
@@ -110,15 +112,14 @@ class CollapsePlot(PlotPanel):
         runs = self.series
         y_max = max([UTILITY_MAX] + [float(np.nanmax(r.proxy_reward)) for r in runs.values()
                                      if len(r.proxy_reward)])
-        # headroom for the corner title above the 10 line
-        self.main.setYRange(-0.07 * y_max, y_max * 1.22, padding=0)
+        self.main.setYRange(-0.07 * y_max, y_max * 1.08, padding=0)
         lines = self.main.getViewBox().height() / (self.sizes.font_pt * 4 / 3)
         step = 2 if lines >= 7 else 5                # never more ticks than the panel has lines
-        self.main.getAxis("left").setTicks([[(v, f"{v:g}") for v in range(0, int(y_max) + 1, step)]])
+        self.set_y_ticks(self.main, list(range(0, int(y_max) + 1, step)))
         z_max = max([0.0] + [float(np.nanmax(r.noise_norm)) for r in runs.values() if len(r.noise_norm)])
         z_top = nice_ceiling(z_max * 1.1)
         self.low.setYRange(-0.15 * z_top, z_top * 1.5, padding=0)
-        self.low.getAxis("left").setTicks([[(0, "0"), (z_top, f"{z_top:g}")]])
+        self.set_y_ticks(self.low, [0, z_top])
         self.set_caption(self.main, None if runs else PLACEHOLDER)
         self.begin_curves()
         for arm, run in runs.items():
@@ -154,6 +155,8 @@ class CollapsePlot(PlotPanel):
         if step != getattr(self, "_y_step", None):
             self._y_step = step
             self.redraw()
+        else:
+            self._draw_marker()
 
     def _hollow(self, item: pg.PlotItem, pts, colour: str) -> None:
         if pts:
@@ -172,7 +175,7 @@ class CollapsePlot(PlotPanel):
             parts.append("&#9675; published")
         self.legend.setText("&nbsp;&nbsp;&nbsp;".join(parts), size=f"{sz.font_pt:g}pt", color="#303030")
 
-    def _draw_marker(self) -> None:
+    def _draw_marker(self, *_a) -> None:
         for item, obj in getattr(self, "_marker_items", []):
             item.removeItem(obj)
         self._marker_items = []
@@ -197,17 +200,33 @@ class CollapsePlot(PlotPanel):
             return
         vb = item.getViewBox()
         (x0, x1), (y0, y1) = vb.viewRange()
-        px = max(1.0, vb.height()) / max(1e-9, y1 - y0)          # pixels per unit
-        gap = 1.3 * QFontMetricsF(self.plot_font(bold=True)).height() / px   # one label's height, in units
-        ys = spread([v[0] for v in vals], gap, y0, y1)
-        for y, (_v, arm) in zip(ys, vals):
-            label = pg.TextItem(fmt.format(float(getattr(self.series[arm], key)[self.marker])),
-                                color=ARM_COLOURS[arm], anchor=(-0.08, 0.5), fill=pg.mkBrush(255, 255, 255, 215))
+        px = max(1.0, vb.height()) / max(1e-9, y1 - y0)          # pixels per unit, up
+        px_x = max(1.0, vb.width()) / max(1e-9, x1 - x0)         # pixels per round
+        fm = QFontMetricsF(self.plot_font(bold=True))
+        gap = 1.3 * fm.height() / px                             # one label's height, in units
+        fill = pg.mkBrush(255, 255, 255, 215)
+        texts = [fmt.format(v) for v, _arm in vals]
+        if len(vals) * gap > 0.9 * (y1 - y0):
+            # a panel too short for a label per arm: one label, the values side by side
+            html = " ".join(f"<span style='color:{ARM_COLOURS[arm]}'>{t}</span>" for t, (_v, arm) in zip(texts, vals))
+            spots = [((y0 + y1) / 2, f"<b>{html}</b>", None, " ".join(texts))]
+        else:
+            ys = spread([v for v, _arm in vals], gap, y0, y1)
+            spots = [(y, None, ARM_COLOURS[arm], t) for y, t, (_v, arm) in zip(ys, texts, vals)]
+        for y, html, colour, plain in spots:
+            # right of the marker, clear of a published point there; left of it if the
+            # text would run past the plot's right edge
+            width = fm.horizontalAdvance(plain) + 16
+            right = (x1 - self.marker) * px_x >= width
+            dx = (self.sizes.marker_point / 2 + 4) / px_x
+            label = (pg.TextItem(html=html, anchor=(0 if right else 1, 0.5), fill=fill) if html else
+                     pg.TextItem(plain, color=colour, anchor=(0 if right else 1, 0.5), fill=fill))
             label.setFont(self.plot_font(bold=True))
-            label.setPos(self.marker, y)
+            label.setPos(self.marker + (dx if right else -dx), y)
             item.addItem(label, ignoreBounds=True)
             self._marker_items.append((item, label))
 
     def marker_texts(self) -> list[str]:
         """The values written at the marker (for tests and screen readers)."""
-        return [obj.textItem.toPlainText() for _item, obj in self._marker_items if isinstance(obj, pg.TextItem)]
+        return [t for _item, obj in self._marker_items if isinstance(obj, pg.TextItem)
+                for t in obj.textItem.toPlainText().split()]

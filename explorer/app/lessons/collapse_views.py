@@ -92,8 +92,8 @@ class ArmView(QWidget):
         lut.scalar_range = (0.0, UTILITY_MAX)
         lut.SetNanColor(1.0, 1.0, 1.0, 0.0)          # a volume's hidden cells
         fs = plot_sizes(self.presenter).font_pt
-        bar = {"title": "reward model\n(purple = high)", "n_labels": 3, "fmt": "%.0f",
-               "vertical": True, "position_x": 0.80 if self.presenter else 0.84, "position_y": 0.08,
+        bar = {"title": "RM reward", "n_labels": 3, "fmt": "%.0f",
+               "vertical": True, "position_x": 0.86, "position_y": 0.08,
                "width": 0.06, "height": 0.55, "color": "black", "title_font_size": int(fs * 1.3),
                "label_font_size": int(fs * 1.3), "unconstrained_font_size": True, "interactive": False}
         if world.is_terrain:
@@ -147,8 +147,16 @@ class ArmView(QWidget):
     # ------------------------------------------------------------ pieces
     def _camera(self, world) -> None:
         sc.default_camera(self.plotter, world)
-        if world.is_terrain:
-            self.plotter.camera.zoom(1.3)           # wide, short views: a terrain fills more of them
+        # the default fits the world's height; these views are wide and short, so the
+        # world can fill more of them (zoomed in by the view's aspect, at most 1.4x)
+        aspect = self.plotter.width() / max(1, self.plotter.height())
+        self.plotter.camera.zoom(float(np.clip(aspect / 1.8, 1.0, 1.4)))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        if self.scene is None and self.world is not None:
+            self._camera(self.world)                # before a run: frame the world for the new shape
+            self.plotter.update()
 
     def _title(self, arm: str) -> None:
         note = f" <span style='color:#606060'>&ndash; {self.caption}</span>" if self.caption else ""
