@@ -52,7 +52,7 @@ RUN = textwrap.dedent('''
 
 
 def run_once(lesson: str, python: str = sys.executable, cwd: Path = ROOT) -> dict:
-    out = subprocess.run([python, "-c", RUN % {"lesson": lesson}], cwd=cwd, capture_output=True, text=True,
+    out = subprocess.run([python, "-c", RUN % {"lesson": lesson}], cwd=cwd, capture_output=True, text=True, check=False,
                          timeout=900, env={**__import__("os").environ, "PYTHONPATH": str(cwd)})
     if out.returncode != 0:
         raise RuntimeError(f"{lesson}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else out.returncode}")

@@ -81,7 +81,7 @@ class FlywheelPlot(PlotPanel):
     def row_height(self) -> int:
         return int(self.sizes.font_pt * (4.0 if self.presenter else 2.2))
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(360, self.minimumHeight())
 
     def latest(self) -> dict[str, str]:

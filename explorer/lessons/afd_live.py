@@ -9,8 +9,8 @@ object; the numbers are ``afd.run_afd``'s own on one shared setup (a paired comp
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
-from typing import Generator
 
 import numpy as np
 

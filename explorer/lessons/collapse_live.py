@@ -11,8 +11,8 @@ own (the same loops, see ``iter_world``).
 from __future__ import annotations
 
 import threading
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Generator, Iterable
 
 import numpy as np
 
@@ -59,7 +59,7 @@ class LessonResult:
 
 def snapshot_rounds(rounds: int, count: int = 30) -> list[int]:
     """The rounds whose landscape seed 0 keeps (about ``count``, always 0 and the last)."""
-    return sorted({int(round(r)) for r in np.linspace(0, rounds, min(rounds, count) + 1)})
+    return sorted({round(r) for r in np.linspace(0, rounds, min(rounds, count) + 1)})
 
 
 def _arm(arm: str, done: list[dict], live: dict | None, first: dict | None) -> ArmRun:

@@ -7,8 +7,16 @@ sound), so a failing test names the widgets and what is wrong with them.
 from __future__ import annotations
 
 from PyQt6.QtCore import QRect
-from PyQt6.QtWidgets import (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLabel,
-                             QProgressBar, QScrollArea, QWidget)
+from PyQt6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QWidget,
+)
 
 # Widgets whose insides are not laid out by Qt layouts (their children are checked by them).
 CHECKED = (QLabel, QAbstractButton, QComboBox, QAbstractSpinBox, QAbstractSlider, QProgressBar)

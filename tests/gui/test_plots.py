@@ -59,7 +59,7 @@ def test_flywheel_plot_draws_each_metric_in_its_band(qtbot):
     assert plot.points == 5 and plot.caption_text(plot.item) == ""
     assert plot.latest() == {"flaws": "0", "findings": "1", "basin_cells": "120", "true_correlation": "0.85",
                              "spurious_max_reward": "0.180", "policy_true_return": "1.50"}
-    right = dict((round(v, 6), t) for v, t in plot.item.getAxis("right")._tickLevels[0])
+    right = {round(v, 6): t for v, t in plot.item.getAxis("right")._tickLevels[0]}
     assert sorted(right.values()) == sorted(plot.latest().values())
     curves = [c for c in plot.item.listDataItems()]
     assert len(curves) == len(SERIES)
@@ -156,6 +156,6 @@ def test_bon_plot_names_each_curve_at_its_end(qtbot):
     assert set(plot.end_label_texts()) == {"ceiling", "init-sft", "sft-demo"}
     assert plot.values_at(16) == {"ceiling": oracle[16], "init-sft": 0.725, "sft-demo": 0.60}
     # the names sit right of N = 64 and inside the view
-    (x0, x1), _ = plot.item.getViewBox().viewRange()
+    (_x0, x1), _ = plot.item.getViewBox().viewRange()
     for label in plot._end_labels:
         assert label.pos().x() > math.log2(64) and label.pos().x() < x1

@@ -44,7 +44,7 @@ class _CloseWithMain(QObject):
         super().__init__(window)
         self.window = window
 
-    def eventFilter(self, obj, ev):  # noqa: N802
+    def eventFilter(self, obj, ev):
         if ev.type() == QEvent.Type.Close:
             # The filter runs before closeEvent (which may still refuse, e.g. unsaved
             # work): look again once it has decided.

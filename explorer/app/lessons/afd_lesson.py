@@ -12,10 +12,18 @@ view follows the newest model until another is picked). The window only draws.
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSplitter, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .afd_plot import BonPlot, RM_COLOURS
+from .afd_plot import RM_COLOURS, BonPlot
 from .afd_view import AfdView
 from .base import LessonWindow
 

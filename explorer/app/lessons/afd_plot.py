@@ -44,7 +44,7 @@ class BonPlot(PlotPanel):
                         "Best-of-N keep. Dashed: the ceiling, the best of N picked by the true reward.")
         self.redraw()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(520, 420)
 
     # ------------------------------------------------------------ data

@@ -122,8 +122,9 @@ class AfdView(QWidget):
                    "position_x": 0.84, "position_y": 0.50, "width": 0.05, "height": 0.38, "color": "black",
                    "title_font_size": fs, "label_font_size": fs, "unconstrained_font_size": True,
                    "interactive": False}
-            kw = dict(smooth_shading=True) if self.world.is_terrain else dict(
-                render_points_as_spheres=True, point_size=max(3.0, 110.0 / self.world.resolution), opacity=0.45)
+            kw = {"smooth_shading": True} if self.world.is_terrain else {
+                "render_points_as_spheres": True, "point_size": max(3.0, 110.0 / self.world.resolution),
+                "opacity": 0.45}
             actor = self.plotter.add_mesh(mesh, scalars="reward", cmap=lut, clim=(0.0, 1.0), name="landscape",
                                           scalar_bar_args=bar, pickable=False, render=False,
                                           reset_camera=False, **kw)

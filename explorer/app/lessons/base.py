@@ -15,8 +15,18 @@ import time
 
 from PyQt6.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QKeySequence, QPalette, QShortcut
-from PyQt6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QProgressBar, QScrollArea, QSizePolicy,
-                             QToolButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ..jobs import JobRunner
 from ..plots import base_point_size, plot_sizes
@@ -51,7 +61,7 @@ class ElidedLabel(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802
+    def setText(self, text: str) -> None:
         self._full = str(text)
         self._elide()
 
@@ -66,18 +76,18 @@ class ElidedLabel(QLabel):
         super().setText(shown)
         self.setToolTip(self._full if shown != self._full else "")
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802
+    def minimumSizeHint(self) -> QSize:
         fm = self.fontMetrics()
         return QSize(fm.horizontalAdvance("...") + 4, fm.height())
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(self.fontMetrics().horizontalAdvance(self._full) + 4, self.fontMetrics().height())
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
+    def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         self._elide()
 
-    def changeEvent(self, ev) -> None:  # noqa: N802
+    def changeEvent(self, ev) -> None:
         super().changeEvent(ev)
         if ev.type() == ev.Type.FontChange:
             self._elide()
@@ -256,7 +266,7 @@ class LessonWindow(QMainWindow):
         raise NotImplementedError
 
     # ------------------------------------------------------------ closing
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev) -> None:
         self.shutdown()
         ev.accept()
 

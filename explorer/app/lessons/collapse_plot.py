@@ -72,7 +72,7 @@ class CollapsePlot(PlotPanel):
                         "The dotted line is the slider's round.")
         self.redraw()
 
-    def sizeHint(self) -> QSize:  # noqa: N802
+    def sizeHint(self) -> QSize:
         return QSize(900, 300)
 
     # ------------------------------------------------------------ data

@@ -152,7 +152,7 @@ class ArmView(QWidget):
         aspect = self.plotter.width() / max(1, self.plotter.height())
         self.plotter.camera.zoom(float(np.clip(aspect / 1.8, 1.0, 1.4)))
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
+    def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         if self.scene is None and self.world is not None:
             self._camera(self.world)                # before a run: frame the world for the new shape
