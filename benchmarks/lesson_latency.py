@@ -47,6 +47,9 @@ RUN = textwrap.dedent('''
     w.start()
     app.exec()
     w.close()
+    w.deleteLater()
+    app.processEvents()
+    del w
     print(json.dumps({"lesson": "%(lesson)s", **marks}))
 ''')
 

@@ -185,6 +185,15 @@ class PlotPanel(pg.GraphicsLayoutWidget):
     def redraw(self) -> None:
         """Draw the data again with the current sizes (subclasses)."""
 
+    def release(self) -> None:
+        """Drop every item and the layout now (a closed window's plot): Qt must not be left
+        to delete a graphics scene's items during interpreter exit, where it may crash."""
+        for item in list(self.plots):
+            self.clear_plot(item)
+        self.plots.clear()
+        self._titles.clear()
+        self.clear()                      # out of the layout and the scene
+
     def clear_plot(self, item: pg.PlotItem) -> None:
         """Remove everything drawn in ``item`` (its grid lines, caption and retained curves too)."""
         item.clear()

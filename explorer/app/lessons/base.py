@@ -29,7 +29,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ..jobs import JobRunner
-from ..plots import base_point_size, plot_sizes
+from ..plots import PlotPanel, base_point_size, plot_sizes
 
 DRAW_INTERVAL_MS = 200
 DRAW_SHARE = 0.12               # at most this share of the time goes to drawing a live run
@@ -278,6 +278,8 @@ class LessonWindow(QMainWindow):
         self._draw_timer.stop()
         self.jobs.wait(60.0)
         self.close_views()
+        for plot in self.findChildren(PlotPanel):
+            plot.release()
 
     def close_views(self) -> None:
         """Subclasses close their interactors."""

@@ -177,6 +177,8 @@ class CollapseLesson(LessonWindow):
                             "retrain the reward model round by round")
 
     def _right_arm_changed(self) -> None:
+        if self.is_closed:
+            return
         self.plot.legend_arms = ["myopic", self.right_arm]
         if self.result is not None:
             self.draw(self.result)
@@ -244,7 +246,7 @@ class CollapseLesson(LessonWindow):
 
     def _on_slider(self, value: int) -> None:
         res = self.result
-        if res is None:
+        if res is None or self.is_closed:
             return
         self.follow = value >= self.slider.maximum()
         if res.world is not None:
