@@ -1,10 +1,13 @@
 """Guided lessons, each in its own non-modal window, opened from the main window's
 **Lessons** menu: the alignment-collapse lesson (myopic RLHF vs FPO, ``collapse_lesson``)
-and, when its core is available, alignment from demonstrations (``afd_lesson``).
+and alignment from demonstrations (``afd_lesson``). Their science is in
+``explorer.lessons`` (no Qt); the windows only draw what it streams.
 
 ``add_lessons_menu(window, menubar)`` is the only hook the main window needs; the
 lesson windows are top-level (no parent), kept alive in ``window.lesson_windows``,
-and closed with the main window.
+and closed with the main window. Presenter mode: a lesson opens in it when
+``window.presenter`` is true, and ``set_lessons_presenter(window, on)`` switches the
+open ones (each window's own switch is ``set_presenter(on)``).
 """
 from __future__ import annotations
 
