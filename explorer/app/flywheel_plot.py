@@ -1,15 +1,22 @@
 """A small plot of each version's metrics along the current lineage, so a class can
 watch the flywheel harden the model: flaws fall to zero, the basin stays put,
-agreement with the true reward rises. One sparkline per metric (QPainter; no
-plotting library needed), each scaled to its own range, with its latest value.
+agreement with the true reward rises.
+
+One band per metric in one pyqtgraph plot (``plots.PlotPanel``), each scaled to its
+own range (the metrics have nothing in common but the versions): the metric's name
+is the band's label on the left, its latest value the label on the right, the
+versions run along the bottom.
 """
 from __future__ import annotations
 
 import math
 
-from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QSize
 from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from .plots import PlotPanel
 
 # (metrics key, name, format, colour, good direction: -1 lower is better, +1 higher, 0 must hold)
 SERIES = (
@@ -20,6 +27,10 @@ SERIES = (
     ("spurious_max_reward", "max reward, spurious", "{:.3f}", "#7b3294", -1),
     ("policy_true_return", "policy true return", "{:.2f}", "#404040", +1),
 )
+# Where a metric's curve sits in its row (row height 1): names on the left (normal), or
+# names written inside the row above the curve (presenter: an 18 pt name column would
+# leave a side panel no room for the curves).
+BANDS = {False: (0.15, 0.85), True: (0.08, 0.50)}
 
 
 def _value(m: dict, key: str) -> float | None:
@@ -29,18 +40,34 @@ def _value(m: dict, key: str) -> float | None:
     return float(v)
 
 
-class FlywheelPlot(QWidget):
-    ROW = 19
-    NAME_W = 128
-    VALUE_W = 58
+def band_values(vals: list[float | None], row: int, band: tuple[float, float] = BANDS[False]) -> np.ndarray:
+    """A metric scaled into its row's band (row 0 on top); NaN where a version lacks it."""
+    lo_f, hi_f = band
+    base = len(SERIES) - 1 - row
+    known = [v for v in vals if v is not None]
+    if not known:
+        return np.full(len(vals), np.nan)
+    lo, hi = min(known), max(known)
+    span = hi - lo
+    frac = [None if v is None else (0.5 if span <= 1e-12 else (v - lo) / span) for v in vals]
+    return np.array([np.nan if f is None else base + lo_f + (hi_f - lo_f) * f for f in frac])
+
+
+class FlywheelPlot(PlotPanel):
+    """``set_series([(version, metrics), ...])``; ``points`` is how many versions are plotted."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.series: list[tuple[int, dict]] = []
-        self.setMinimumHeight(self.ROW * len(SERIES) + 26)
+        self.item = self.add_plot(0)
+        self.item.showAxis("right")
+        self.item.showGrid(x=False, y=False)
+        self.item.setYRange(0, len(SERIES), padding=0)
+        self.item.getViewBox().sigResized.connect(self._version_ticks)     # as many versions as fit
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Metrics of each version along the current lineage (one cycle per step). "
-                        "Each line is scaled to its own range; the number is the latest value.")
+                        "Each line is scaled to its own range; the number on the right is the latest value.")
+        self.redraw()
 
     @property
     def points(self) -> int:
@@ -49,71 +76,65 @@ class FlywheelPlot(QWidget):
 
     def set_series(self, series: list[tuple[int, dict]]) -> None:
         self.series = list(series)
-        self.update()
+        self.redraw()
 
-    def sizeHint(self):  # noqa: N802
-        from PyQt6.QtCore import QSize
+    def row_height(self) -> int:
+        return int(self.sizes.font_pt * (4.0 if self.presenter else 2.2))
+
+    def sizeHint(self) -> QSize:
         return QSize(360, self.minimumHeight())
 
-    def paintEvent(self, _ev) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor("white"))
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
-        p.setFont(font)
-        w = self.width()
-        x0, x1 = self.NAME_W, w - self.VALUE_W
-        n = len(self.series)
-        if n == 0:
-            p.setPen(QColor("#808080"))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "no versions yet")
-            return
-        xs = [x0 + 8 + (x1 - x0 - 16) * (i / (n - 1) if n > 1 else 0.5) for i in range(n)]
-        for row, (key, name, fmt, colour, _good) in enumerate(SERIES):
-            top = 4 + row * self.ROW
-            rect = QRectF(x0, top + 3, x1 - x0, self.ROW - 6)
-            p.setPen(QColor("#303030"))
-            p.drawText(QRectF(4, top, self.NAME_W - 8, self.ROW), Qt.AlignmentFlag.AlignVCenter, name)
-            p.setPen(QPen(QColor("#e6e6e6"), 1))
-            p.drawLine(QPointF(x0, rect.bottom()), QPointF(x1, rect.bottom()))
+    def latest(self) -> dict[str, str]:
+        """Each metric's latest known value as the plot writes it ('' if none)."""
+        out = {}
+        for key, _name, fmt, _c, _g in SERIES:
             vals = [_value(m, key) for _, m in self.series]
             known = [v for v in vals if v is not None]
-            if not known:
-                continue
-            lo, hi = min(known), max(known)
-            span = hi - lo
+            out[key] = fmt.format(known[-1]) if known else ""
+        return out
 
-            def y(v: float) -> float:
-                return rect.center().y() if span <= 1e-12 else rect.bottom() - (v - lo) / span * rect.height()
-            pen = QPen(QColor(colour), 2)
-            p.setPen(pen)
-            path = QPainterPath()
-            started = False
-            for x, v in zip(xs, vals):
-                if v is None:
-                    started = False
-                    continue
-                if not started:
-                    path.moveTo(x, y(v))
-                    started = True
-                else:
-                    path.lineTo(x, y(v))
-            p.drawPath(path)
-            p.setBrush(QColor(colour))
-            for x, v in zip(xs, vals):
-                if v is not None:
-                    p.drawEllipse(QPointF(x, y(v)), 2.5, 2.5)
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            last = next(v for v in reversed(vals) if v is not None)
-            p.setPen(QColor(colour))
-            p.drawText(QRectF(x1 + 4, top, self.VALUE_W - 6, self.ROW),
-                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, fmt.format(last))
-        # version ticks along the bottom
-        p.setPen(QColor("#606060"))
-        base = 4 + len(SERIES) * self.ROW
-        step = max(1, math.ceil(n / max(1, (x1 - x0) // 28)))
-        for i, (version, _m) in enumerate(self.series):
-            if i % step == 0 or i == n - 1:
-                p.drawText(QRectF(xs[i] - 20, base, 40, 18), Qt.AlignmentFlag.AlignCenter, f"v{version}")
-        p.end()
+    def redraw(self) -> None:
+        self.setMinimumHeight(self.row_height() * len(SERIES) + int(self.sizes.font_pt * 3))
+        item, inside = self.item, self.presenter
+        self.clear_plot(item)
+        self.set_caption(item, None)
+        band = BANDS[inside]
+        centre = {i: len(SERIES) - 1 - i + (band[0] + band[1]) / 2 for i in range(len(SERIES))}
+        left = item.getAxis("left")
+        left.setTicks([[] if inside else [(centre[i], s[1]) for i, s in enumerate(SERIES)]])
+        left.setStyle(showValues=not inside)
+        left.setWidth(None if not inside else 4)
+        latest = self.latest()
+        item.getAxis("right").setTicks([[(centre[i], latest[s[0]]) for i, s in enumerate(SERIES)]])
+        n = len(self.series)
+        x0, x1 = (-0.5, 0.5) if n <= 1 else (-0.35, n - 1 + 0.35)
+        item.setXRange(x0, x1, padding=0)
+        if inside:
+            for i, (_key, name, _fmt, colour, _good) in enumerate(SERIES):
+                label = pg.TextItem(name, color="#303030", anchor=(0, 0))
+                label.setFont(self.plot_font())
+                label.setPos(x0, len(SERIES) - i)
+                item.addItem(label, ignoreBounds=True)
+        if n == 0:
+            item.getAxis("bottom").setTicks([[]])
+            self.set_caption(item, "no versions yet: each released cycle adds one")
+            return
+        xs = np.arange(n, dtype=float)
+        for row, (key, _name, _fmt, colour, _good) in enumerate(SERIES):
+            ys = band_values([_value(m, key) for _, m in self.series], row, band)
+            if not np.isfinite(ys).any():
+                continue                             # no version has this metric: nothing to draw
+            item.addItem(pg.PlotDataItem(xs, ys, pen=self.pen(colour), connect="finite", symbol="o",
+                                         symbolSize=self.sizes.point, symbolPen=None, symbolBrush=colour))
+        self._version_ticks()
+
+    def _version_ticks(self, *_a) -> None:
+        n = len(self.series)
+        if not n:
+            return
+        room = max(1, int(self.item.getViewBox().width() // (self.sizes.font_pt * 3.2)))
+        step = max(1, math.ceil(n / room))
+        ticks = [(i, f"v{v}") for i, (v, _m) in enumerate(self.series) if i % step == 0 or i == n - 1]
+        if len(ticks) > 1 and ticks[-1][0] - ticks[-2][0] < step:
+            del ticks[-2]                      # the last version always, never crowded
+        self.item.getAxis("bottom").setTicks([ticks])

@@ -183,7 +183,7 @@ def run_afd(world: World, rm: str, bon_ns=BON_NS, seed: int = 0, setup_: AfdSetu
         true = st.pool_true[trials, pick]
         rows.append({"n": n, "true_reward": float(true.mean()),
                      "stderr": float(true.std(ddof=1) / np.sqrt(len(true))) if len(true) > 1 else 0.0,
-                     "oracle": float(st.pool_true[:, :n].max(axis=1).mean())})
+                     "oracle": oracle_reward(st, n)})
     sample0 = st.pool[0, :max(bon_ns)]
     return {
         "world": world.name, "reward_model": rm, "seed": st.seed, "served": served,
@@ -202,6 +202,12 @@ def run_afd(world: World, rm: str, bon_ns=BON_NS, seed: int = 0, setup_: AfdSetu
     }
 
 
+def oracle_reward(st: AfdSetup, n: int) -> float:
+    """Expected true reward of the best of N SFT routes picked by the true reward itself:
+    the ceiling any reward model's Best-of-N can reach (needs only the setup)."""
+    return float(st.pool_true[:, :n].max(axis=1).mean())
+
+
 def compare(world: World, seed: int = 0, rms=RM_NAMES, bon_ns=BON_NS,
             config: AfdConfig | None = None) -> dict[str, dict]:
     """``run_afd`` for several reward models on one shared setup (paired comparison)."""
@@ -210,4 +216,4 @@ def compare(world: World, seed: int = 0, rms=RM_NAMES, bon_ns=BON_NS,
 
 
 __all__ = ["RM_NAMES", "BON_NS", "DIVERGENCES", "AfdConfig", "AfdSetup", "setup", "reward_model",
-           "run_afd", "compare", "route_scores", "state_logits", "fit_divergence", "mode_masses"]
+           "run_afd", "compare", "oracle_reward", "route_scores", "state_logits", "fit_divergence", "mode_masses"]

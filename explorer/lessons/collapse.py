@@ -23,12 +23,12 @@ from typing import Iterable
 
 import numpy as np
 
-from explorer.lessons.collapse_linear import (ARMS, LAMBDA, PUBLISHED_LINEAR, linear_summary, param_grad_sq_norm,
-                              run_linear, steering_penalty)
-from explorer.lessons.collapse_world import HiddenUtility, WorldLoop, reward_on, run_world
+from explorer.lessons.collapse_linear import (ARMS, LAMBDA, PUBLISHED_LINEAR, finish, iter_linear, linear_summary,
+                                              param_grad_sq_norm, run_linear, steering_penalty)
+from explorer.lessons.collapse_world import HiddenUtility, WorldLoop, iter_world, reward_on, run_world
 
 __all__ = ["ARMS", "LAMBDA", "PUBLISHED_LINEAR", "HiddenUtility", "WorldLoop", "as_json",
-           "compare_arms", "linear_summary", "param_grad_sq_norm", "reward_on", "run_linear",
+           "compare_arms", "finish", "iter_linear", "iter_world", "linear_summary", "param_grad_sq_norm", "reward_on", "run_linear",
            "run_seeds", "run_world", "steering_penalty", "summary", "METRICS"]
 
 # Per-round metrics that both environments report (same names, same meaning).

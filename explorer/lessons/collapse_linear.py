@@ -41,7 +41,7 @@ GauthierE/fpo, simulations/linear) because they reproduce the figures exactly:
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 import torch
@@ -187,6 +187,15 @@ def linear_initial_weights(seed: int = 0) -> np.ndarray:
     return w + np.random.RandomState(seed).normal(0.0, 0.1, DIM)
 
 
+def finish(steps: Generator) -> dict:
+    """Run a step generator (``iter_linear``, ``collapse_world.iter_world``) to its end."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
 def run_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMBDA) -> dict:
     """One run of the authors' linear environment; arrays have ``iterations + 1`` entries
     (index 0 is the start, index t the state after iteration t).
@@ -194,6 +203,13 @@ def run_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMB
     ``proxy_reward`` is the RM's score of the policy's new action before the RM is
     retrained on it (the score the policy chased); ``rm_noise_norm`` is |w[3:]|.
     """
+    return finish(iter_linear(arm, iterations, seed, lam, every=0))
+
+
+def iter_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMBDA,
+                every: int = 10) -> Generator[dict, None, dict]:
+    """``run_linear`` step by step (one loop, the same numbers): yields the curves so far
+    after iteration 0 and every ``every`` iterations (never when ``every`` is 0)."""
     check_arm(arm)
     rm = nn.Linear(DIM, 1, bias=False).double()
     with torch.no_grad():
@@ -227,11 +243,18 @@ def run_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMB
         out["penalty"].append(float(pen[0]))
         out["steering"].append(float(g[0]))
 
+    def partial(t: int) -> dict:
+        return {"round": t, **{k: np.asarray(out[k]) for k in ("true_utility", "proxy_reward", "noise_norm")}}
+
     log(y)
-    for _ in range(iterations):
+    if every:
+        yield partial(0)
+    for t in range(1, iterations + 1):
         y = y + POLICY_STEP * forward_difference(objective, y, FD_EPS)
         log(y)                                      # before the RM sees the new action
         rm_sgd_step(rm, y.unsqueeze(0), linear_utility(y.unsqueeze(0)), RM_LR, RM_DECAY)
+        if every and (t % every == 0 or t == iterations):
+            yield partial(t)
     result = {k: np.asarray(v) for k, v in out.items()}
     result.update(arm=arm, seed=seed, lam=lam, iterations=iterations,
                   final_action=y.numpy().copy(), final_weights=rm.weight.detach().numpy()[0].copy())

@@ -55,13 +55,13 @@ from __future__ import annotations
 
 import collections
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Generator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from explorer.lessons.collapse_linear import (LAMBDA, check_arm, forward_difference, fpo_objective,
+from explorer.lessons.collapse_linear import (LAMBDA, check_arm, finish, forward_difference, fpo_objective,
                               param_grad_sq_norm, rm_sgd_step, steering_penalty)
 
 
@@ -216,6 +216,17 @@ def run_world(world, arm: str, rounds: int = 300, seed: int = 0, lam: float = LA
     round ``landscape_rounds[i]`` (distractors held at the policy's values then), and
     ``utility_landscapes[i]`` the hidden utility on the same slice.
     """
+    return finish(iter_world(world, arm, rounds, seed, lam, config, snapshot_rounds, grid_resolution,
+                             start, every=0))
+
+
+def iter_world(world, arm: str, rounds: int = 300, seed: int = 0, lam: float = LAMBDA,
+               config: WorldLoop | None = None, snapshot_rounds: Sequence[int] | None = None,
+               grid_resolution: int | None = None, start: Sequence[float] | None = None,
+               every: int = 10) -> Generator[dict, None, dict]:
+    """``run_world`` step by step, so a lesson can draw the run while it is computed: yields
+    the run so far (``partial``) after round 0 and every ``every`` rounds (never when
+    ``every`` is 0), returns ``run_world``'s result. The numbers are the same: the loop is one."""
     check_arm(arm)
     cfg = config or WorldLoop()
     util = HiddenUtility(world, start)
@@ -268,10 +279,20 @@ def run_world(world, arm: str, rounds: int = 300, seed: int = 0, lam: float = LA
             landscapes.append(r)
             utility_landscapes.append(u)
 
+    def partial(t: int) -> dict:
+        # Fresh arrays (the lists keep growing in this thread); the landscapes are never
+        # written after they are appended, so a tuple of them is safe to hand over.
+        return {"round": t, "positions": np.asarray(positions),
+                "landscape_rounds": np.asarray(snaps[: len(landscapes)], int),
+                "landscapes": tuple(landscapes),
+                **{key: np.asarray(out[key]) for key in ("true_utility", "proxy_reward", "noise_norm")}}
+
     m = np.concatenate([p0, np.zeros(k)])
     buffer: collections.deque = collections.deque(maxlen=cfg.buffer)
     log(m)
     snapshot(0, m)
+    if every:
+        yield partial(0)
     for t in range(1, rounds + 1):
         m = m + cfg.policy_step * forward_difference(objective, torch.as_tensor(m), cfg.fd_eps).numpy()
         m[:ctrl] = np.clip(m[:ctrl], lo, hi)
@@ -284,6 +305,8 @@ def run_world(world, arm: str, rounds: int = 300, seed: int = 0, lam: float = LA
         for _ in range(cfg.rm_steps):
             rm_sgd_step(rm, x, y, cfg.rm_lr, cfg.rm_decay)
         snapshot(t, m)
+        if every and (t % every == 0 or t == rounds):
+            yield partial(t)
 
     result = {key: np.asarray(v) for key, v in out.items()}
     result.update(

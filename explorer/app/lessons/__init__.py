@@ -1,16 +1,18 @@
 """Guided lessons, each in its own non-modal window, opened from the main window's
 **Lessons** menu: the alignment-collapse lesson (myopic RLHF vs FPO, ``collapse_lesson``)
-and, when its core is available, alignment from demonstrations (``afd_lesson``).
+and alignment from demonstrations (``afd_lesson``). Their science is in
+``explorer.lessons`` (no Qt); the windows only draw what it streams.
 
 ``add_lessons_menu(window, menubar)`` is the only hook the main window needs; the
 lesson windows are top-level (no parent), kept alive in ``window.lesson_windows``,
-and closed with the main window.
+and closed with the main window. Presenter mode: a lesson opens in it when
+``window.presenter`` is true, and ``set_lessons_presenter(window, on)`` switches the
+open ones (each window's own switch is ``set_presenter(on)``).
 """
 from __future__ import annotations
 
-from PyQt6.QtCore import QEvent, QObject, Qt, QTimer
+from PyQt6.QtCore import QEvent, QObject, QTimer
 from PyQt6.QtGui import QAction
-from PyQt6.QtWidgets import QLabel
 
 LESSONS = (
     ("collapse", "Alignment &collapse...",
@@ -18,15 +20,6 @@ LESSONS = (
     ("afd", "Alignment from &demonstrations...",
      "Reward models fitted from demonstrations, and the routes Best-of-N picks with them"),
 )
-
-
-def explanation_box(html: str) -> QLabel:
-    """The 'what to watch' text at the top of every lesson window."""
-    label = QLabel(html)
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setStyleSheet("background: #f6f6f0; border: 1px solid #ddd; padding: 6px;")
-    return label
 
 
 def lesson_class(key: str):
@@ -54,7 +47,7 @@ class _CloseWithMain(QObject):
         super().__init__(window)
         self.window = window
 
-    def eventFilter(self, obj, ev):  # noqa: N802
+    def eventFilter(self, obj, ev):
         if ev.type() == QEvent.Type.Close:
             # The filter runs before closeEvent (which may still refuse, e.g. unsaved
             # work): look again once it has decided.
@@ -77,9 +70,18 @@ def open_lesson(window, key: str):
         return existing
     world = getattr(getattr(window, "session", None), "world", None)
     lesson = lesson_class(key)(initial_world=getattr(world, "name", None))
+    if getattr(window, "presenter", False):
+        lesson.set_presenter(True)
     lessons[key] = lesson
     lesson.show()
     return lesson
+
+
+def set_lessons_presenter(window, on: bool) -> None:
+    """View > Presenter: the open lesson windows follow (new ones read ``window.presenter``)."""
+    for lesson in getattr(window, "lesson_windows", {}).values():
+        if not lesson.is_closed:
+            lesson.set_presenter(on)
 
 
 def close_lessons(window) -> None:

@@ -2,556 +2,297 @@
 (FPO) in one world, round by round (arXiv 2605.04266; ``docs/collapse.md``).
 
 Two 3D views side by side show, for each arm, the reward model's landscape at the
-round picked on the slider (written into the mesh in place) and the path of the
-policy's mean up to that round; a plot below shows true utility (solid) and the
-proxy reward the policy chased (dashed), plus the distractors it grew, over the
-rounds for both arms, with the slider's round marked. "linear" is the authors'
-linear environment: no world to draw, only the plot, next to the published figures.
+round picked on the slider and the path of the policy's mean up to that round; the
+plot below shows true utility (solid) and the proxy reward the policy chased (dashed),
+and the distractors it grew, over the rounds for both arms, with the slider's round
+marked. "linear" is the authors' linear environment: no world to draw, only the plot,
+next to the published figures.
 
-The runs are computed by ``explorer.lessons.collapse`` in a worker thread (``JobRunner``);
-the views are only touched in the GUI thread.
+The runs stream from ``explorer.lessons.collapse_live`` in a worker thread: seed 0 of
+every arm is drawn while it is computed (the slider follows the newest round unless
+it is moved), the other seeds then fill in the mean. The window only draws.
 """
 from __future__ import annotations
 
-import math
-import threading
-from dataclasses import dataclass, field
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-import numpy as np
-import pyvista as pv
-from PyQt6.QtCore import QPointF, QRectF, QSize, Qt, pyqtSignal
-from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
-from PyQt6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSizePolicy,
-                             QSlider, QSpinBox, QVBoxLayout, QWidget)
-from pyvistaqt import QtInteractor
+from explorer.lessons import collapse_live as live
+from explorer.lessons.collapse_live import ARM_NAMES, LessonResult
 
-from explorer.viz import scene as sc
-
-from ..jobs import JobRunner
-from . import explanation_box
+from .base import LessonWindow
+from .collapse_plot import ARM_COLOURS, CollapsePlot
+from .collapse_views import ArmView
 
 WORLDS = ("cube", "ridge", "twin-goals", "canyon", "linear")
-ARM_NAMES = {"myopic": "Myopic RLHF", "relaxed": "FPO-relaxed", "practical": "FPO-practical"}
-ARM_COLOURS = {"myopic": "#d7191c", "relaxed": "#2c7bb6", "practical": "#1a9850"}
-UTILITY_MAX = 10.0           # U = 10 exp(-0.3 d^2): the colour scale and the plot's y axis
-SHOWN_FRACTION = 0.15        # a volume shows the RM's top 15% cells at each round
 
 EXPLANATION = (
     "<b>Alignment collapse.</b> In iterative RLHF the policy makes the data its reward model "
-    "(RM) is retrained on. <b>What to watch</b> (press <i>Run</i>, then move the round slider): "
-    "under <span style='color:#d7191c'><b>myopic RLHF</b></span> the <b>true utility</b> (solid) "
-    "rises, then <b>falls</b>, while the <b>proxy reward</b> the policy chases (dashed) keeps up "
+    "(RM) is retrained on. <b>What to watch</b> (press <i>Run</i>; the curves grow as they are "
+    "computed): under <span style='color:#d7191c'><b>myopic RLHF</b></span> the <b>true utility</b> "
+    "(solid) rises, then <b>falls</b>, while the <b>proxy reward</b> it chases (dashed) keeps up "
     "with it and the off-target <b>distractors</b> (lower panel) grow: retraining on the policy's "
-    "own samples reinforces the RM's blind spot. "
-    "<span style='color:#2c7bb6'><b>FPO</b></span> penalises steering the RM's parameters and "
-    "keeps the true utility high. In the views: the RM's landscape at that round "
-    "(purple = high; the same 0&ndash;10 scale as the plot) and the policy's path so far "
-    "(black, start = grey ball, now = red ball); goals are green.")
+    "own samples reinforces the RM's blind spot. <span style='color:#2c7bb6'><b>FPO</b></span> "
+    "penalises steering the RM's parameters and keeps the true utility high. In the views: the "
+    "RM's landscape at the slider's round (purple = high; the plot's 0&ndash;10 scale) and the "
+    "policy's path so far (black; start = grey ball, now = red ball); goals are green rings.")
 LINEAR_NOTE = (
-    "<b>Linear environment</b> (the authors' setup, seed 0, 300 iterations, &lambda; = 0.1): "
-    "there is no world to draw. Hollow circles are the published figures.")
+    "<b>Linear environment</b> (the authors' setup, seed 0, &lambda; = 0.1): a 50-dimensional "
+    "action, so there is no world to draw. Hollow circles on the plot are the published figures.")
+WORLD_CAPTION = "press Run to see its reward model"
 
 
-@dataclass
-class ArmRun:
-    arm: str
-    rounds: np.ndarray                    # 0..R
-    true_utility: np.ndarray              # mean over seeds
-    proxy_reward: np.ndarray
-    noise_norm: np.ndarray
-    seeds: int
-    positions: np.ndarray | None = None   # first seed's policy mean (R + 1, 3)
-    landscape_rounds: np.ndarray | None = None
-    landscapes: np.ndarray | None = None  # first seed's RM on the grid (snapshots, N)
-
-
-@dataclass
-class LessonResult:
-    world_name: str
-    world: object | None                  # None for "linear"
-    arms: dict = field(default_factory=dict)
-    published: dict | None = None
-
-
-def snapshot_rounds(rounds: int, count: int = 30) -> list[int]:
-    return sorted({int(round(r)) for r in np.linspace(0, rounds, min(rounds, count) + 1)})
-
-
-def compute(world_name: str, rounds: int, seeds: int, stop: threading.Event, arms=None):
-    """Generator (runs in the worker): yields (done, total, text), returns a LessonResult
-    (None when stopped)."""
-    from explorer.lessons import collapse
-    arms = tuple(arms or collapse.ARMS)
-    if world_name == "linear":
-        out = LessonResult("linear", None, published=collapse.PUBLISHED_LINEAR)
-        for i, arm in enumerate(arms):
-            if stop.is_set():
-                return None
-            r = collapse.run_linear(arm, iterations=rounds, seed=0)
-            out.arms[arm] = ArmRun(arm, np.arange(rounds + 1), r["true_utility"], r["proxy_reward"],
-                                   r["noise_norm"], 1)
-            yield (i + 1, len(arms), f"{ARM_NAMES[arm]} done")
-        return out
-    import worlds
-    world = worlds.load(world_name)
-    snaps = snapshot_rounds(rounds)
-    out = LessonResult(world_name, world)
-    total, done = len(arms) * seeds, 0
-    for arm in arms:
-        runs = []
-        for s in range(seeds):
-            if stop.is_set():
-                return None
-            runs.append(collapse.run_world(world, arm, rounds=rounds, seed=s,
-                                           snapshot_rounds=snaps if s == 0 else [rounds]))
-            done += 1
-            yield (done, total, f"{ARM_NAMES[arm]}, seed {s}")
-        first = runs[0]
-        out.arms[arm] = ArmRun(
-            arm, np.arange(rounds + 1),
-            *(np.mean([r[k] for r in runs], axis=0) for k in ("true_utility", "proxy_reward", "noise_norm")),
-            seeds, np.asarray(first["positions"], float), np.asarray(first["landscape_rounds"], int),
-            np.asarray(first["landscapes"], np.float32))
-    return out
-
-
-# ============================================================== the 3D views
-class ArmView(QWidget):
-    """One arm: the RM landscape at a round (updated in place) and the policy's path."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.title = QLabel()
-        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        f = self.title.font()
-        f.setBold(True)
-        self.title.setFont(f)
-        self.plotter = QtInteractor(self, auto_update=False)
-        self.plotter.set_background("white")
-        self.plotter.clear_events_for_key("q")
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        lay.addWidget(self.title)
-        lay.addWidget(self.plotter, 1)
-        self.scene: sc.Scene | None = None
-        self.world = None
-        self.run: ArmRun | None = None
-        self.path_mesh: pv.PolyData | None = None
-        self.round = 0
-        self.setMinimumSize(QSize(320, 260))
-
-    def build(self, world, run: ArmRun) -> None:
-        """A new world or arm: rebuild the scene (landscape at round 0)."""
-        self.plotter.clear()
-        self.world, self.run = world, run
-        self.title.setText(ARM_NAMES[run.arm])
-        self.title.setStyleSheet(f"color: {ARM_COLOURS[run.arm]}")
-        points = world.grid().points
-        values = self.values_at(0)
-        mesh = sc.landscape_mesh(world, points, values)
-        lut = pv.LookupTable(cmap="viridis_r")
-        lut.scalar_range = (0.0, UTILITY_MAX)
-        lut.SetNanColor(1.0, 1.0, 1.0, 0.0)          # a volume's hidden cells
-        bar = {"title": "reward model\n(yellow = low\npurple = high)", "n_labels": 6, "fmt": "%.0f",
-               "vertical": True, "position_x": 0.84, "position_y": 0.1, "width": 0.06, "height": 0.55,
-               "color": "black", "title_font_size": 12, "label_font_size": 11, "interactive": False}
-        if world.is_terrain:
-            actor = self.plotter.add_mesh(mesh, scalars="reward", cmap=lut, clim=(0.0, UTILITY_MAX),
-                                          scalar_bar_args=bar, smooth_shading=True, name="landscape",
-                                          pickable=False, render=False)
-        else:
-            actor = self.plotter.add_mesh(mesh, scalars="reward", cmap=lut, clim=(0.0, UTILITY_MAX),
-                                          render_points_as_spheres=True,
-                                          point_size=max(3.0, 110.0 / world.resolution), opacity=0.55,
-                                          nan_opacity=0.0, scalar_bar_args=bar, name="landscape",
-                                          pickable=False, render=False)
-        self.scene = sc.Scene(world, mesh, actor)
-        overlays = sc.add_overlays(self.plotter, world, {"expert": False, "hazards": True, "boundary": False})
-        for a in overlays.get("expert", []):
-            self.plotter.remove_actor(a, render=False)
-        if not world.is_terrain:
-            box = pv.Box(bounds=np.ravel(np.column_stack([world.bounds_min, world.bounds_max])))
-            self.plotter.add_mesh(box.outline(), color="#909090", line_width=1, name="bounds",
-                                  pickable=False, render=False)
-        self.path_mesh = None
-        self.round = -1
-        sc.default_camera(self.plotter, world)
-        self.set_round(0)
-
-    def values_at(self, index: int) -> np.ndarray:
-        """The landscape snapshot ``index``; a volume hides all but its top cells (NaN)."""
-        v = np.asarray(self.run.landscapes[index], np.float32).copy()
-        if not self.world.is_terrain:
-            v[v < np.quantile(v, 1.0 - SHOWN_FRACTION)] = np.nan
-        return v
-
-    def set_round(self, index: int) -> None:
-        """Show snapshot ``index``: the landscape in place, the path up to its round."""
-        if self.scene is None or self.run is None:
-            return
-        index = int(np.clip(index, 0, len(self.run.landscape_rounds) - 1))
-        sc.update_reward(self.scene, self.values_at(index))
-        self.round = int(self.run.landscape_rounds[index])
-        pts = np.asarray(self.run.positions[: self.round + 1], float)
-        if self.world.is_terrain:
-            pts = pts + [0, 0, 0.03 * float(np.max(self.world.bounds_max - self.world.bounds_min))]
-        if len(pts) < 2:
-            pts = np.vstack([pts, pts + 1e-6])
-        self.path_mesh = pv.lines_from_points(pts)
-        span = float(np.max(self.world.bounds_max - self.world.bounds_min))
-        self.plotter.add_mesh(self.path_mesh, color="black", line_width=5, name="path", pickable=False,
-                              reset_camera=False, render=False)
-        self.plotter.add_mesh(pv.Sphere(radius=0.025 * span, center=pts[0]), color="#b0b0b0",
-                              name="path_start", pickable=False, reset_camera=False, render=False)
-        self.plotter.add_mesh(pv.Sphere(radius=0.03 * span, center=pts[-1]), color="red",
-                              name="path_now", pickable=False, reset_camera=False, render=False)
-        self.plotter.render()
-
-    def close_view(self) -> None:
-        self.plotter.close()
-
-
-# ================================================================= the plot
-class CollapsePlot(QWidget):
-    """True utility (solid) and proxy reward (dashed) over rounds for each arm, the
-    distractors below, the current round marked (QPainter; no plotting library)."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.series: dict[str, ArmRun] = {}
-        self.published: dict | None = None
-        self.marker: int | None = None
-        self.setMinimumHeight(230)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip("Solid: true utility U at the policy. Dashed: the proxy reward the policy "
-                        "chased (the RM's score before retraining). Lower panel: distractors |z|.")
-
-    def set_series(self, arms: dict, published: dict | None = None) -> None:
-        self.series = dict(arms)
-        self.published = published
-        self.update()
-
-    def set_marker(self, rnd: int | None) -> None:
-        self.marker = rnd
-        self.update()
-
-    def sizeHint(self):  # noqa: N802
-        return QSize(900, 260)
-
-    def paintEvent(self, _ev) -> None:  # noqa: N802
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor("white"))
-        font = QFont(self.font())
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-        p.setFont(font)
-        if not self.series:
-            p.setPen(QColor("#808080"))
-            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "press Run to compute both arms")
-            p.end()
-            return
-        left, right, top = 44.0, 150.0, 8.0
-        w, h = self.width(), self.height()
-        plot_w = w - left - right
-        main = QRectF(left, top, plot_w, (h - top - 34) * 0.70)
-        low = QRectF(left, main.bottom() + 12, plot_w, (h - top - 34) * 0.30 - 12)
-        n = max(len(r.rounds) for r in self.series.values()) - 1
-        y_max = max(UTILITY_MAX, max(float(np.nanmax(r.proxy_reward)) for r in self.series.values()))
-        z_max = max(1e-6, max(float(np.nanmax(r.noise_norm)) for r in self.series.values())) * 1.1
-
-        def x(t: float) -> float:
-            return main.left() + main.width() * t / max(1, n)
-
-        def frame(rect: QRectF, vmax: float, ticks, label: str) -> None:
-            p.setPen(QPen(QColor("#e6e6e6"), 1))
-            for v in ticks:
-                yy = rect.bottom() - rect.height() * v / vmax
-                p.drawLine(QPointF(rect.left(), yy), QPointF(rect.right(), yy))
-            p.setPen(QColor("#606060"))
-            for v in ticks:
-                yy = rect.bottom() - rect.height() * v / vmax
-                p.drawText(QRectF(0, yy - 8, left - 4, 16),
-                           Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{v:g}")
-            p.drawRect(rect)
-            p.save()
-            p.translate(10, rect.center().y())
-            p.rotate(-90)
-            p.drawText(QRectF(-rect.height() / 2, -8, rect.height(), 16), Qt.AlignmentFlag.AlignCenter, label)
-            p.restore()
-
-        frame(main, y_max, [0, 2, 4, 6, 8, 10], "utility / reward")
-        z_tick = 0.5 if z_max > 0.6 else 0.1
-        frame(low, z_max, [z_tick * i for i in range(int(z_max / z_tick) + 1)], "distr.")
-
-        def curve(rect: QRectF, vmax: float, values, colour: str, style) -> None:
-            path = QPainterPath()
-            for t, v in enumerate(values):
-                pt = QPointF(x(t), rect.bottom() - rect.height() * min(float(v), vmax) / vmax)
-                path.moveTo(pt) if t == 0 else path.lineTo(pt)
-            pen = QPen(QColor(colour), 2)
-            pen.setStyle(style)
-            p.setPen(pen)
-            p.drawPath(path)
-
-        for arm, run in self.series.items():
-            c = ARM_COLOURS[arm]
-            curve(main, y_max, run.proxy_reward, c, Qt.PenStyle.DashLine)
-            curve(main, y_max, run.true_utility, c, Qt.PenStyle.SolidLine)
-            curve(low, z_max, run.noise_norm, c, Qt.PenStyle.SolidLine)
-        if self.published:
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            for arm, figs in self.published.items():
-                if arm not in self.series:
-                    continue
-                p.setPen(QPen(QColor(ARM_COLOURS[arm]), 2))
-                pts = [(n, figs.get("final_utility"))]
-                if "peak_utility" in figs:
-                    pts.append((figs.get("peak_iteration", 0), figs["peak_utility"]))
-                for t, v in pts:
-                    if v is not None and t <= n:
-                        p.drawEllipse(QPointF(x(t), main.bottom() - main.height() * v / y_max), 6, 6)
-                if "final_noise" in figs and n >= 1:
-                    p.drawEllipse(QPointF(x(n), low.bottom() - low.height() * figs["final_noise"] / z_max), 5, 5)
-        # x axis
-        p.setPen(QColor("#606060"))
-        step = 10 ** max(0, int(math.log10(max(1, n))))
-        if n / step < 4:
-            step = max(1, step // 2)
-        if n / step > 8:
-            step *= 5 if n / step > 20 else 2
-        for t in range(0, n + 1, step):
-            p.drawText(QRectF(x(t) - 20, low.bottom() + 2, 40, 16), Qt.AlignmentFlag.AlignCenter, str(t))
-        p.drawText(QRectF(left, low.bottom() + 16, plot_w, 16), Qt.AlignmentFlag.AlignCenter, "round")
-        if self.marker is not None:
-            pen = QPen(QColor("#404040"), 1)
-            pen.setStyle(Qt.PenStyle.DotLine)
-            p.setPen(pen)
-            xm = x(min(self.marker, n))
-            p.drawLine(QPointF(xm, main.top()), QPointF(xm, low.bottom()))
-        # legend, with each arm's value at the marked round
-        lx, ly = w - right + 10, top + 4
-        t = n if self.marker is None else min(self.marker, n)
-        for arm, run in self.series.items():
-            c = QColor(ARM_COLOURS[arm])
-            p.setPen(QPen(c, 2))
-            p.drawLine(QPointF(lx, ly + 8), QPointF(lx + 18, ly + 8))
-            f2 = QFont(font)
-            f2.setBold(True)
-            p.setFont(f2)
-            p.drawText(QRectF(lx + 22, ly, right - 32, 16), Qt.AlignmentFlag.AlignVCenter, ARM_NAMES[arm])
-            p.setFont(font)
-            p.setPen(QColor("#303030"))
-            p.drawText(QRectF(lx + 22, ly + 15, right - 32, 16), Qt.AlignmentFlag.AlignVCenter,
-                       f"U {run.true_utility[t]:.2f}  proxy {run.proxy_reward[t]:.2f}")
-            p.drawText(QRectF(lx + 22, ly + 29, right - 32, 16), Qt.AlignmentFlag.AlignVCenter,
-                       f"distractors {run.noise_norm[t]:.2f}")
-            ly += 50
-        p.setPen(QColor("#303030"))
-        pen = QPen(QColor("#303030"), 2)
-        p.setPen(pen)
-        p.drawLine(QPointF(lx, ly + 8), QPointF(lx + 18, ly + 8))
-        p.drawText(QRectF(lx + 22, ly, right - 26, 16), Qt.AlignmentFlag.AlignVCenter, "true utility")
-        pen.setStyle(Qt.PenStyle.DashLine)
-        p.setPen(pen)
-        p.drawLine(QPointF(lx, ly + 24), QPointF(lx + 18, ly + 24))
-        p.drawText(QRectF(lx + 22, ly + 16, right - 26, 16), Qt.AlignmentFlag.AlignVCenter, "proxy reward")
-        if self.published:
-            p.setPen(QPen(QColor("#303030"), 2))
-            p.drawEllipse(QPointF(lx + 9, ly + 40), 5, 5)
-            p.drawText(QRectF(lx + 22, ly + 32, right - 26, 16), Qt.AlignmentFlag.AlignVCenter, "published")
-        p.end()
-
-
-# ================================================================ the window
-class CollapseLesson(QMainWindow):
+class CollapseLesson(LessonWindow):
     """Lessons > Alignment collapse: the lesson's own window (non-modal)."""
 
-    runDone = pyqtSignal(bool)          # True: a result is shown; False: failed or stopped
-
     def __init__(self, initial_world: str | None = None, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle("Lesson: alignment collapse (myopic RLHF vs FPO)")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
-        self.is_closed = False
-        self.result: LessonResult | None = None
-        self.error: Exception | None = None
-        self.jobs = JobRunner(self)
-        self.jobs.snapshot.connect(self._on_progress)
-        self.jobs.succeeded.connect(self._on_done)
-        self.jobs.failed.connect(self._on_failed)
-        self.jobs.finished.connect(lambda _k: self._sync())
+        super().__init__("Lesson: alignment collapse (myopic RLHF vs FPO)", EXPLANATION, parent)
+        self.follow = True              # the slider follows the newest round while a run is live
+        self._world = None              # the world drawn before a run (loaded on the GUI thread)
 
-        central = QWidget(self)
-        self.setCentralWidget(central)
-        lay = QVBoxLayout(central)
-        self.explain = explanation_box(EXPLANATION)
-        lay.addWidget(self.explain)
-
-        row = QHBoxLayout()
-        lay.addLayout(row)
         self.world_combo = QComboBox()
         for name in WORLDS:
-            self.world_combo.addItem(name if name != "linear" else "linear (the authors' figure)", name)
+            self.world_combo.addItem(name if name != "linear" else "linear (paper)", name)
         if initial_world in WORLDS:
             self.world_combo.setCurrentIndex(WORLDS.index(initial_world))
-        self.world_combo.setToolTip("The world to run both arms in; 'linear' is the authors' "
+        self.world_combo.setToolTip("The world to run the arms in; 'linear' is the authors' "
                                     "50-dimensional environment (plot only)")
+        self.world_combo.currentIndexChanged.connect(lambda _i: self.show_world())
         self.arm_combo = QComboBox()
         for arm in ("relaxed", "practical"):
             self.arm_combo.addItem(ARM_NAMES[arm], arm)
         self.arm_combo.setToolTip("Right-hand view: FPO-relaxed uses the utility oracle; "
                                   "FPO-practical (e = 1) does not")
-        self.arm_combo.currentIndexChanged.connect(lambda _i: self._show_result())
+        self.arm_combo.currentIndexChanged.connect(lambda _i: self._right_arm_changed())
         self.rounds_spin = QSpinBox()
         self.rounds_spin.setRange(10, 1000)
         self.rounds_spin.setSingleStep(50)
         self.rounds_spin.setValue(300)
         self.rounds_spin.setToolTip("RLHF rounds (the paper runs 300)")
+        self.rounds_spin.valueChanged.connect(lambda v: None if self.result else self.plot.set_frame(v))
         self.seeds_spin = QSpinBox()
         self.seeds_spin.setRange(1, 10)
         self.seeds_spin.setValue(3)
-        self.seeds_spin.setToolTip("Seeds averaged in the plot (the views show seed 0)")
+        self.seeds_spin.setToolTip("Seeds averaged in the plot (the views show seed 0, drawn live)")
         self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Compute all three arms (in the background)")
+        self.run_button.setToolTip("Compute all three arms in the background, drawing as they go")
         self.run_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step; what was computed stays drawn")
         self.stop_button.clicked.connect(self.jobs.stop)
-        self.status = QLabel("")
         for text, w in (("world", self.world_combo), ("right view", self.arm_combo),
                         ("rounds", self.rounds_spin), ("seeds", self.seeds_spin)):
-            row.addWidget(QLabel(text))
-            row.addWidget(w)
-        row.addWidget(self.run_button)
-        row.addWidget(self.stop_button)
-        row.addWidget(self.status, 1)
+            label = QLabel(text)
+            label.setBuddy(w)
+            self.controls.addWidget(label)
+            self.controls.addWidget(w)
+        self.controls.addWidget(self.run_button)
+        self.controls.addWidget(self.stop_button)
+        self.controls.addStretch(1)
 
+        # top: the two views (or, for "linear", the note); bottom: the slider and the plot
+        self.top = QStackedWidget()
         self.views_box = QWidget()
         vrow = QHBoxLayout(self.views_box)
         vrow.setContentsMargins(0, 0, 0, 0)
         self.views = [ArmView(self.views_box), ArmView(self.views_box)]
         for v in self.views:
             vrow.addWidget(v, 1)
-        lay.addWidget(self.views_box, 3)
         self.linear_note = QLabel(LINEAR_NOTE)
         self.linear_note.setWordWrap(True)
         self.linear_note.setTextFormat(Qt.TextFormat.RichText)
-        self.linear_note.hide()
-        lay.addWidget(self.linear_note)
-
+        self.linear_note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.linear_note.setMinimumHeight(60)
+        self.top.addWidget(self.views_box)
+        self.top.addWidget(self.linear_note)
+        bottom = QWidget()
+        blay = QVBoxLayout(bottom)
+        blay.setContentsMargins(0, 0, 0, 0)
         srow = QHBoxLayout()
-        lay.addLayout(srow)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("The round shown in the views and marked in the plot")
         self.slider.valueChanged.connect(self._on_slider)
+        self.slider.setEnabled(False)
         self.round_label = QLabel("round -")
-        self.round_label.setMinimumWidth(90)
-        srow.addWidget(QLabel("round"))
+        self.round_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.slider_label = QLabel("round")
+        srow.addWidget(self.slider_label)
         srow.addWidget(self.slider, 1)
         srow.addWidget(self.round_label)
+        blay.addLayout(srow)
         self.plot = CollapsePlot()
-        lay.addWidget(self.plot, 2)
-        self.resize(1280, 900)
+        blay.addWidget(self.plot, 1)
+        self.split = QSplitter(Qt.Orientation.Vertical)
+        self.split.setChildrenCollapsible(False)
+        self.split.addWidget(self.top)
+        self.split.addWidget(bottom)
+        self.split.setStretchFactor(0, 1)
+        self.split.setStretchFactor(1, 1)
+        self.body.addWidget(self.split, 1)
+        self.resize(1280, 720)
+        self._fit_round_label()
+        self.show_world()
         self._sync()
 
-    # ------------------------------------------------------------ running
+    # ------------------------------------------------------------ before a run
     @property
-    def busy(self) -> bool:
-        return self.jobs.busy
+    def right_arm(self) -> str:
+        return self.arm_combo.currentData()
 
+    def show_world(self) -> None:
+        """The picked world in both views and an empty plot frame, before any run."""
+        if self.busy or self.is_closed:
+            return
+        self._show_world(self.world_combo.currentData())
+
+    def _show_world(self, name: str) -> None:
+        self.result = None
+        self.plot.legend_arms = ["myopic", self.right_arm]
+        self.plot.clear_series()
+        self.plot.set_frame(self.rounds_spin.value(), "iteration" if name == "linear" else "round")
+        self.slider.setEnabled(False)
+        self.round_label.setText("round -")
+        if name == "linear":
+            self._show_top(self.linear_note)
+            self.linear_note.setText(LINEAR_NOTE)
+            self.status.setText("linear: press Run to compute the three arms next to the published figures")
+            return
+        import worlds
+        self._world = worlds.load(name)
+        self._show_top(self.views_box)
+        for view, arm in zip(self.views, ("myopic", self.right_arm)):
+            view.show_world(self._world, arm, WORLD_CAPTION)
+        self.status.setText(f"{name}: the policy starts at the grey ball; press Run to train and "
+                            "retrain the reward model round by round")
+
+    def _right_arm_changed(self) -> None:
+        if self.is_closed:
+            return
+        self.plot.legend_arms = ["myopic", self.right_arm]
+        if self.result is not None:
+            self.draw(self.result)
+        else:
+            self.plot.redraw()
+            if self._world is not None and self.world_combo.currentData() != "linear":
+                self.views[1].show_world(self._world, self.right_arm, WORLD_CAPTION)
+
+    # ------------------------------------------------------------ running
     def start(self) -> None:
         if self.busy or self.is_closed:
             return
         name = self.world_combo.currentData()
         rounds, seeds = self.rounds_spin.value(), self.seeds_spin.value()
-        self.error = None
-        self.status.setText("computing...")
-        self.jobs.start("collapse", lambda stop: compute(name, rounds, seeds, stop))
-        self._sync()
-
-    def _on_progress(self, snap) -> None:
-        done, total, text = snap
-        self.status.setText(f"{done}/{total}: {text}")
-
-    def _on_done(self, _kind: str, result: LessonResult | None) -> None:
-        if result is None:
-            self.status.setText("stopped")
-            self.runDone.emit(False)
-            return
-        self.result = result
-        self._show_result(rebuild=True)
-        self.status.setText(f"{result.world_name}: done")
-        self.runDone.emit(True)
-
-    def _on_failed(self, _kind: str, exc: Exception) -> None:
-        self.error = exc
-        self.status.setText(f"failed: {exc}")
-        self.runDone.emit(False)
+        fresh = self.result is None and (name == "linear" or getattr(self._world, "name", None) == name)
+        # the worker first: its warm start runs while the views are reset
+        self.run_job("collapse", lambda stop: live.stream(name, rounds, seeds, stop))
+        self.follow = True
+        if fresh:                                   # the world is drawn already: only the frame changes
+            self.plot.set_frame(rounds, "iteration" if name == "linear" else "round")
+        else:
+            self._show_world(name)
+        for view in self.views:
+            if view.caption:
+                view.set_caption("computing the first rounds...")
+        self.status.setText("computing: the curves appear as the rounds are computed")
 
     def _sync(self) -> None:
         self.run_button.setEnabled(not self.busy)
         self.stop_button.setEnabled(self.busy)
-        self.world_combo.setEnabled(not self.busy)
+        for w in (self.world_combo, self.rounds_spin, self.seeds_spin):
+            w.setEnabled(not self.busy)
 
-    # ------------------------------------------------------------ showing
-    @property
-    def right_arm(self) -> str:
-        return self.arm_combo.currentData()
-
-    def _show_result(self, rebuild: bool = False) -> None:
-        res = self.result
-        if res is None or self.is_closed:
+    # ------------------------------------------------------------ drawing
+    def draw(self, res: LessonResult) -> None:
+        if self.is_closed:
             return
         arms = {"myopic": res.arms["myopic"], self.right_arm: res.arms[self.right_arm]}
         linear = res.world is None
-        self.plot.set_series(arms, res.published if linear else None)
-        self.views_box.setVisible(not linear)
-        self.linear_note.setVisible(linear)
+        self.plot.set_series(arms, res.published if linear else None, res.total_rounds)
         if linear:
-            self.linear_note.setText(LINEAR_NOTE + "<br>" + _linear_table(res))
-            n = len(arms["myopic"].rounds) - 1
-            self.slider.blockSignals(True)
-            self.slider.setRange(0, n)
-            self.slider.setValue(n)
-            self.slider.blockSignals(False)
-            self._on_slider(n)
-            return
-        keep = self.slider.value() if not rebuild else None
-        for view, arm in zip(self.views, ("myopic", self.right_arm)):
-            if rebuild or view.run is None or view.run.arm != arm or view.world is not res.world:
-                view.build(res.world, arms[arm])
-        snaps = arms["myopic"].landscape_rounds
+            self._show_top(self.linear_note)
+            self.linear_note.setText(LINEAR_NOTE + ("<br>" + _linear_table(res) if res.complete else ""))
+            last = arms["myopic"].last_round
+        else:
+            self._show_top(self.views_box)
+            last = len(arms["myopic"].landscape_rounds) - 1
         self.slider.blockSignals(True)
-        self.slider.setRange(0, len(snaps) - 1)
-        self.slider.setValue(len(snaps) - 1 if keep is None else min(keep, len(snaps) - 1))
+        self.slider.setRange(0, max(0, last))
+        if self.follow or self.slider.value() > last:
+            self.slider.setValue(last)
         self.slider.blockSignals(False)
-        self._on_slider(self.slider.value())
+        self.slider.setEnabled(True)
+        index = self.slider.value()
+        if not linear:
+            for view, arm in zip(self.views, ("myopic", self.right_arm)):
+                view.show_run(res.world, arms[arm], index)
+        self._mark(index)
+        if res.complete:
+            seeds = "" if linear else f" (plot: mean of {res.seeds} seed{'s' if res.seeds > 1 else ''})"
+            unit = "iterations" if linear else "rounds"
+            self.status.setText(f"{res.world_name}: done{seeds}; move the slider to replay the {unit}")
+        else:
+            self.status.setText(f"{res.world_name}: {res.text}")
 
     def _on_slider(self, value: int) -> None:
         res = self.result
-        if res is None:
+        if res is None or self.is_closed:
             return
-        if res.world is None:
-            self.round_label.setText(f"iteration {value}")
-            self.plot.set_marker(value)
+        self.follow = value >= self.slider.maximum()
+        if res.world is not None:
+            for view in self.views:
+                view.set_round(value)
+        self._mark(value)
+
+    def _mark(self, index: int) -> None:
+        res = self.result
+        self.slider_label.setText("iteration" if res is not None and res.world is None else "round")
+        if res is None or res.world is None:
+            self.round_label.setText(f"iteration {index}")
+            self.plot.set_marker(index)
             return
-        for view in self.views:
-            view.set_round(value)
-        rnd = self.views[0].round
+        rnd = int(res.arms["myopic"].landscape_rounds[index])
         self.round_label.setText(f"round {rnd}")
         self.plot.set_marker(rnd)
 
-    # ------------------------------------------------------------ closing
-    def closeEvent(self, ev) -> None:  # noqa: N802
-        self.shutdown()
-        ev.accept()
+    def _fit_round_label(self) -> None:
+        fm = self.round_label.fontMetrics()
+        self.round_label.setMinimumWidth(fm.horizontalAdvance("iteration 0000") + 8)
 
-    def shutdown(self) -> None:
-        """Stop the worker (between runs), close the interactors (idempotent)."""
-        if self.is_closed:
-            return
-        self.is_closed = True
-        self.jobs.wait(60.0)
+    # ------------------------------------------------------------ presenter, closing
+    def _show_top(self, widget: QWidget) -> None:
+        """The views, or the linear note; the note takes only the height its text needs."""
+        changed = self.top.currentWidget() is not widget
+        self.top.setCurrentWidget(widget)
+        if changed or widget is self.linear_note:
+            self._fit_split()
+
+    def _fit_split(self) -> None:
+        total = sum(self.split.sizes()) or self.height()
+        if self.top.currentWidget() is self.linear_note:
+            top = min(total // 2, self.linear_note.heightForWidth(max(1, self.top.width())) + 8)
+        else:
+            top = int(total * (0.38 if self.presenter else 0.5))   # bigger text: the plot needs more
+        self.split.setSizes([top, total - top])
+
+    def presenter_changed(self, on: bool) -> None:
+        self._fit_round_label()
+        self._fit_split()
+        self.plot.set_presenter(on)
+        for view in self.views:
+            view.set_presenter(on)
+
+    def close_views(self) -> None:
         for view in self.views:
             view.close_view()
 
@@ -570,3 +311,4 @@ def _linear_table(res: LessonResult) -> str:
         cells = ", ".join(f"{k.replace('_', ' ')} {v:g} &rarr; <b>{got[k]:.3g}</b>" for k, v in figs.items())
         rows.append(f"<span style='color:{ARM_COLOURS[arm]}'>{ARM_NAMES[arm]}</span>: {cells}")
     return "published &rarr; <b>measured</b>: " + "; ".join(rows)
+
