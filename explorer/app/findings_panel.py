@@ -21,7 +21,8 @@ from explorer.viz.scene import flags_mesh
 from .help import shortcut
 
 DECISION_TEXT = {PENDING: "pending", ACCEPTED: "accepted", REJECTED: "fine (rejected)"}
-DECISION_COLOUR = {PENDING: "#d7191c", ACCEPTED: "#7b3294", REJECTED: "#8c8c8c"}
+# Accepted is blue, never purple: purple is the colour of high reward in the landscape.
+DECISION_COLOUR = {PENDING: "#d7191c", ACCEPTED: "#1f78b4", REJECTED: "#8c8c8c"}
 
 
 def _centre(c) -> str:
@@ -288,7 +289,12 @@ class FindingsLayer(QObject):
         self._fly_from = self._fly_to = None
         self._fly_t0 = 0.0
         self._names: list[str] = []
+        self.scale = 1.0                    # presenter mode: larger labels, thicker rings
         view.plotter.installEventFilter(self)
+
+    def set_scale(self, scale: float) -> None:
+        self.scale = scale
+        self.redraw()
 
     def bind(self, session, panel: "FindingsPanel") -> None:
         def refresh(*_args) -> None:
@@ -325,7 +331,7 @@ class FindingsLayer(QObject):
                 continue
             rings = flags_mesh(world, [_Ball(r.representative.center, r.radius) for r in regions])
             name = f"finding_rings_{decision}"
-            plotter.add_mesh(rings, color=colour, line_width=4 if decision != REJECTED else 2,
+            plotter.add_mesh(rings, color=colour, line_width=(4 if decision != REJECTED else 2) * self.scale,
                              pickable=False, name=name, reset_camera=False, render=False)
             self._names.append(name)
             pts = np.array([r.representative.center for r in regions], float)
@@ -333,8 +339,9 @@ class FindingsLayer(QObject):
                 pts[:, 2] += 0.04 * span
             labels = [str(self.triage.number(r.cluster)) for r in regions]
             name = f"finding_labels_{decision}"
-            plotter.add_point_labels(pts, labels, font_size=16, text_color="white", shape_color=colour,
-                                     shape_opacity=0.9, point_color=colour, point_size=8,
+            plotter.add_point_labels(pts, labels, font_size=int(16 * self.scale), text_color="white",
+                                     shape_color=colour, shape_opacity=0.9, point_color=colour,
+                                     point_size=8 * self.scale,
                                      always_visible=True, pickable=False, name=name, reset_camera=False,
                                      render=False)
             self._names += [f"{name}-points", f"{name}-labels"]     # pyvista names the two parts
@@ -345,7 +352,7 @@ class FindingsLayer(QObject):
                 r = None
             if r is not None:
                 ring = flags_mesh(world, [_Ball(r.representative.center, r.radius * 1.08)])
-                plotter.add_mesh(ring, color="#111111", line_width=6, pickable=False,
+                plotter.add_mesh(ring, color="#111111", line_width=6 * self.scale, pickable=False,
                                  name="finding_selected", reset_camera=False, render=False)
                 self._names.append("finding_selected")
         self.view.request_render()

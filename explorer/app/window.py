@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter,
-                             QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QFrame, QMainWindow, QMessageBox, QScrollArea,
+                             QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 import worlds
 from explorer.refine import RefinementError
@@ -26,28 +26,37 @@ from .files import APP_NAME, FileActions, refuse
 from .findings_panel import FindingsLayer, FindingsPanel
 from .flywheel_controls import FlywheelControls
 from .flywheel_plot import FlywheelPlot
+from .headline import Headline
 from .history_panel import HistoryPanel
 from .jobs import JobRunner
 from .landscape_layer import LandscapeLayer
 from .panels import FlagPanel, ReadoutPanel, RefinePanel
 from .policy_layer import PolicyLayer
 from .view3d import LandscapeView
+from .widgets import ElidedLabel, MessageLog
 
 
 class MainWindow(QMainWindow):
     """``MainWindow(world, artifact=None, model=None, train=True, session_dir=None)``:
     the constructor never blocks; ``modelReady`` fires (and ``is_ready`` turns true)
-    whenever a new model is shown, ``jobDone(kind)`` after every job."""
+    whenever a new model is shown, ``jobDone(kind)`` after every job,
+    ``statusChanged(text)`` for every status message. The world and its expert
+    data are drawn at once; a training fills the landscape in as it learns (or
+    loads the trained default model from the user's cache: ``use_cache``)."""
     modelReady = pyqtSignal()
     jobDone = pyqtSignal(str)
+    statusChanged = pyqtSignal(str)
 
     def __init__(self, world: str | worlds.World = "cube", artifact: str | None = None, model=None,
-                 train: bool = True, session_dir: str | None = None):
+                 train: bool = True, session_dir: str | None = None, use_cache: bool = True):
         super().__init__()
         self.session = Session(world if isinstance(world, worlds.World) else worlds.load(world))
         self.session.autosave = True          # every edit is stored as it is made
         self.ask_on_close = True              # tests turn the unsaved-changes question off
+        self.use_cache = use_cache
         self.is_ready = False
+        self.presenter = False
+        self.tour = None                      # the tour panel, while a tour is open
         self.last_status = ""
         self.last_warning: QMessageBox | None = None
         self._queued_refine = False
@@ -56,7 +65,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
         self._build_ui()
         self._bind()
-        self.resize(1480, 920)
+        self.resize(*_fitting_size(1480, 920))
         s = self.session
         if session_dir is not None and (Path(session_dir) / "session.json").exists():
             s.replace_with(Session.open(session_dir))
@@ -66,6 +75,8 @@ class MainWindow(QMainWindow):
             s.reset(s.world, model)
         elif train:
             self.start_training()
+        else:
+            self.layer.show_world(s.world)
         if session_dir is not None and s.root is None:
             s.autosave_dir = Path(session_dir)     # a new directory: the first edit creates it there
         self._update_title()
@@ -73,8 +84,15 @@ class MainWindow(QMainWindow):
     # ================================================================ building
     def _build_ui(self) -> None:
         s = self.session
-        self.view = LandscapeView(self)
-        self.setCentralWidget(self.view)
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        self.view = LandscapeView(central)
+        self.headline = Headline(central)
+        col.addWidget(self.view, 1)
+        col.addWidget(self.headline)
+        self.setCentralWidget(central)
         self.layer = LandscapeLayer(self.view, s, self)
         self.flag_panel, self.refine_panel, self.readouts = FlagPanel(), RefinePanel(), ReadoutPanel()
         self.findings_panel, self.history_panel, self.plot = FindingsPanel(), HistoryPanel(), FlywheelPlot()
@@ -91,6 +109,7 @@ class MainWindow(QMainWindow):
         flywheel_tab.addWidget(self.history_panel)
         flywheel_tab.setStretchFactor(0, 3)
         flywheel_tab.setStretchFactor(1, 2)
+        self.flywheel_splitter = flywheel_tab
         self.history_panel.layout().insertWidget(2, self.plot)
         self.tabs = QTabWidget()
         self.tabs.addTab(refine_tab, "Refine && flags")
@@ -102,18 +121,38 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.tabs, 1)
         lay.addWidget(self.readouts)
+        # The side panel scrolls rather than pushing the window past a 1280x720 screen
+        # (squeezed below their minimum, Qt's layouts draw widgets over each other).
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.side_scroll.setWidget(side)
         self.dock = QDockWidget("Explorer", self)
         self.dock.setObjectName("side")
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.dock.setWidget(side)
+        self.dock.setWidget(self.side_scroll)
         self.dock.setMinimumWidth(420)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.log = MessageLog()
+        self.log_dock = QDockWidget("Messages", self)
+        self.log_dock.setObjectName("messages")
+        self.log_dock.setWidget(self.log)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
+        self.log_dock.hide()
         self.flywheel = FlywheelControls(self)
         actions.build(self)
-        self.mode_label, self.session_label = QLabel(), QLabel()
+        self.status_label = ElidedLabel()
+        self.mode_label, self.session_label = ElidedLabel(), ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.session_label.setMaximumWidth(260)
+        self.mode_label.setMaximumWidth(330)
+        self.statusBar().addPermanentWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.session_label)
         self.statusBar().addPermanentWidget(self.mode_label)
         self._update_mode_label()
+        self._status_timer = QTimer(self, singleShot=True)
+        self._status_timer.timeout.connect(lambda: self.status_label.setText(self._persistent_status))
+        self._persistent_status = ""
         self._progress_timer = QTimer(self, singleShot=True, interval=100)
         self._progress_timer.timeout.connect(self._show_progress)
         self._latest_snap: Snapshot | None = None
@@ -121,7 +160,8 @@ class MainWindow(QMainWindow):
     def _bind(self) -> None:
         """Every part follows the session; the window reacts to what it must say."""
         s, ev = self.session, self.session.events
-        for part in (self.flag_panel, self.refine_panel, self.readouts, self.findings_panel, self.history_panel):
+        for part in (self.flag_panel, self.refine_panel, self.readouts, self.findings_panel, self.history_panel,
+                     self.headline):
             part.bind(s)
         self.findings_layer.bind(s, self.findings_panel)
         ev.reset.connect(self._on_reset)
@@ -160,8 +200,17 @@ class MainWindow(QMainWindow):
 
     # ================================================================ status
     def status(self, text: str, ms: int = 0) -> None:
+        """One line in the status bar (elided if long: the full text in its tooltip and
+        in View > Message log); ``ms`` > 0: shown that long, then the last lasting one."""
         self.last_status = text
-        self.statusBar().showMessage(text, ms)
+        self.status_label.setText(text)
+        self.log.add(text)
+        if ms > 0:
+            self._status_timer.start(ms)
+        else:
+            self._persistent_status = text
+            self._status_timer.stop()
+        self.statusChanged.emit(text)
 
     def _warn(self, title: str, text: str, info: bool = False) -> None:
         """A message that does not block (the event loop and the view keep running)."""
@@ -196,6 +245,7 @@ class MainWindow(QMainWindow):
         self.session_label.setText(f"session: {root.name}" if root else "session: not stored yet")
         self.session_label.setToolTip(f"Session directory: {root}" if root else
                                       "The first edit stores the session (File > New session... chooses where)")
+        self.session_label.setStatusTip(self.session_label.toolTip())
 
     def _update_actions(self, *_args) -> None:
         if self._closed:
@@ -255,8 +305,19 @@ class MainWindow(QMainWindow):
     def sync_world_combo(self) -> None:
         actions.sync_world_combo(self)
 
+    def set_presenter(self, on: bool) -> None:
+        """Presenter mode (View > Presenter, F11, ``explorer gui --presenter``): see presenter.py."""
+        from .presenter import set_presenter
+        set_presenter(self, on)
+
+    def open_tour(self, tour=None, autoplay: bool = False):
+        """Help > Tour the Flywheel: the tour of this world (or ``tour``, a Tour or a
+        tour file) in a panel under the view. Returns the panel."""
+        from .tour_panel import open_tour
+        return open_tour(self, tour, autoplay)
+
     # ================================================================ jobs
-    def start_job(self, make, refused: str) -> bool:
+    def start_job(self, make, refused: str, world: worlds.World | None = None) -> bool:
         """Build a session job and run it in the worker; False (with the reason) if refused."""
         if not self.is_ready and refused != "Cannot train":
             return False
@@ -271,18 +332,24 @@ class MainWindow(QMainWindow):
         except (RefinementError, InputError) as exc:
             self.status(f"{refused}: {exc}")
             return False
-        self.layer.job_started()
+        self.layer.job_started(job.kind, world)
+        if job.kind == "train":
+            self.headline.set_training((world or self.session.world).name)
         self.history_panel.select_version(None, emit=False)
         self.refine_panel.progress.setValue(0)
         self.status(f"{job.title}...")
         return True
 
-    def start_training(self, world: worlds.World | None = None) -> None:
-        self.start_job(lambda: self.session.training_job(world=world), "Cannot train")
+    def start_training(self, world: worlds.World | None = None, cache: bool | None = None) -> None:
+        """Train (in the background) on ``world`` (default: the session's); the trained
+        default model comes from the user's cache when it holds one (``use_cache``)."""
+        use = self.use_cache if cache is None else cache
+        self.start_job(lambda: self.session.training_job(world=world, cache=use), "Cannot train", world)
 
     def train_again(self) -> None:
+        """Model > Train: a fresh training, watched (never the cached model)."""
         if not self.jobs.busy and self.files.maybe_save("Train a new model"):
-            self.start_training()
+            self.start_training(cache=False)
 
     def refine(self) -> None:
         if not self.is_ready:
@@ -345,6 +412,8 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._latest_snap = None
+        if kind == "train":
+            self.headline.set_training("")
         self.layer.job_ended()
         if self.policy.deferred:
             self.policy.update()
@@ -356,11 +425,33 @@ class MainWindow(QMainWindow):
 
     # ================================================================ closing
     def closeEvent(self, ev) -> None:  # noqa: N802
+        if not self._closed and not self._stop_job_to_close():
+            ev.ignore()
+            return
         if not self._closed and not self.files.maybe_save("Quit"):
             ev.ignore()
             return
         self.shutdown()
         ev.accept()
+
+    def _stop_job_to_close(self) -> bool:
+        """A job is running: ask first, then stop it cleanly (its last good state is
+        kept, as Stop does) before anything else is asked. False: keep the window."""
+        if not self.jobs.busy:
+            return True
+        name = METHOD_NAMES.get(self.jobs.kind, self.jobs.kind)
+        if self.ask_on_close:
+            ans = QMessageBox.question(self, "A job is running",
+                                       f"{name.capitalize()} is running. Stop it and quit?",
+                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                       QMessageBox.StandardButton.Cancel)
+            if ans != QMessageBox.StandardButton.Yes:
+                return False
+        self.status(f"Stopping {name} before closing...")
+        self.jobs.stop()
+        self.jobs.wait(30.0)
+        QApplication.processEvents()          # its result (the last good state) enters the session
+        return True
 
     def shutdown(self) -> None:
         """Stop the job, the timers and the plotter; fold the journal in (idempotent)."""
@@ -371,10 +462,21 @@ class MainWindow(QMainWindow):
         self.policy.wait(10_000)
         self.session.close()
         self.findings_layer.stop()
-        for t in (self.edits.psi_timer, self.edits.psi_commit_timer, self._progress_timer):
+        for t in (self.edits.psi_timer, self.edits.psi_commit_timer, self._progress_timer, self._status_timer):
             t.stop()
+        if self.tour is not None:
+            self.tour.shutdown()
         self.view.stop()
         self.view.plotter.close()
+
+
+def _fitting_size(width: int, height: int) -> tuple[int, int]:
+    """The preferred window size, shrunk to the screen's available area."""
+    screen = QApplication.primaryScreen()
+    if screen is None:
+        return width, height
+    avail = screen.availableGeometry()
+    return min(width, avail.width()), min(height, avail.height() - 30)
 
 
 def run(world: str = "cube", artifact: str | None = None, session: str | None = None,
@@ -389,7 +491,7 @@ def run(world: str = "cube", artifact: str | None = None, session: str | None = 
         print(f"explorer gui: error: {' '.join(str(exc).split())}", file=sys.stderr)
         QMessageBox.critical(None, "Cannot open", str(exc))
         return 2
-    if presenter and hasattr(window, "set_presenter"):
+    if presenter:
         window.set_presenter(True)
     window.show()
     return app.exec()

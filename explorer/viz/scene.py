@@ -17,6 +17,8 @@ import pyvista as pv
 
 from worlds import World
 
+from . import legend as lg
+
 REWARD_TITLE = "learned reward"
 DIFF_TITLE = "reward change\n(after - before)"
 
@@ -24,6 +26,8 @@ DIFF_TITLE = "reward change\n(after - before)"
 def reward_lut(floor: float, reverse: bool = False, hide_below_floor: bool = True) -> pv.LookupTable:
     lut = pv.LookupTable(cmap="viridis" if reverse else "viridis_r")
     lut.scalar_range = (floor, 1.0) if hide_below_floor else (0.0, 1.0)
+    # NaN: no model yet (only the world is drawn): hidden cells, or a pale ground.
+    lut.SetNanColor(1.0, 1.0, 1.0, 0.0) if hide_below_floor else lut.SetNanColor(0.86, 0.86, 0.86, 1.0)
     if hide_below_floor:
         # Volumes show only the cells above the floor: below it they are transparent,
         # so an in-place scalar write also changes which cells are visible.
@@ -47,6 +51,15 @@ def reward_title(reverse: bool) -> str:
     return f"{REWARD_TITLE}\n({legend})"
 
 
+def legend_text(mode: str, reverse: bool, floor: float, terrain: bool) -> tuple[str, str]:
+    """(title, note) of the side legend for a colouring."""
+    if mode == "difference":
+        return "reward\nchange", "blue: rose\nred: fell"
+    high, low = ("yellow", "purple") if reverse else ("purple", "yellow")
+    hidden = "" if terrain else f"\nbelow {floor:g}: hidden"
+    return "learned\nreward", f"{high} = high\n{low} = low{hidden}"
+
+
 def difference_values(world: World, before: np.ndarray, after: np.ndarray) -> np.ndarray:
     """after - before; for a volume, NaN (drawn transparent) where neither landscape
     is above the floor, so the difference view shows the same kind of cloud."""
@@ -66,6 +79,8 @@ class Scene:
     mode: str = "reward"            # "reward" | "difference"
     reverse: bool = False
     bar: object = None              # the scalar bar actor (its LUT and title follow the mode)
+    legend: object = None           # the side legend (the window), instead of ``bar``
+    scale: float = 1.0              # point sizes and line widths (presenter mode: larger)
 
 
 def landscape_mesh(world: World, points: np.ndarray, reward: np.ndarray) -> pv.DataSet:
@@ -89,31 +104,45 @@ def _to_mesh_order(world: World, values: np.ndarray, n: int | None = None) -> np
     return np.asarray(values, np.float32).reshape(n, n).T.reshape(-1)
 
 
+def point_size(world: World, scale: float = 1.0) -> float:
+    return max(3.0, 140.0 / world.resolution) * scale
+
+
 def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
-                  reverse: bool = False, point_size: float | None = None) -> Scene:
+                  reverse: bool = False, point_size: float | None = None, legend: bool = False,
+                  presenter: bool = False) -> Scene:
+    """The landscape actor, coloured by reward. With ``legend`` its colour legend is a
+    strip beside the 3D data (``legend.py``), else a scalar bar inside the view
+    (off-screen figures); ``presenter`` draws larger points."""
     mesh = landscape_mesh(world, points, reward)
+    scale = 1.6 if presenter else 1.0
     bar = {"title": reward_title(reverse), "n_labels": 5, "fmt": "%.1f", "vertical": True,
            "position_x": 0.83, "position_y": 0.12, "width": 0.07, "height": 0.6,
            "color": "black", "title_font_size": 14, "label_font_size": 12,
            # fixed: an interactive bar (pyvistaqt's default) moves and swallows clicks
            "interactive": False}
+    lut = reward_lut(world.floor, reverse, not world.is_terrain)
     if world.is_terrain:
-        actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, False),
-                                 clim=(0.0, 1.0), scalar_bar_args=bar, smooth_shading=True,
-                                 name="landscape", render=False)
+        actor = plotter.add_mesh(mesh, scalars="reward", cmap=lut, clim=(0.0, 1.0), scalar_bar_args=bar,
+                                 smooth_shading=True, name="landscape", render=False,
+                                 show_scalar_bar=not legend)
     else:
-        size = point_size or max(3.0, 140.0 / world.resolution)
-        actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, True),
-                                 render_points_as_spheres=True, point_size=size,
-                                 scalar_bar_args=bar, name="landscape", render=False)
+        size = point_size or globals()["point_size"](world, scale)
+        actor = plotter.add_mesh(mesh, scalars="reward", cmap=lut, render_points_as_spheres=True,
+                                 point_size=size, scalar_bar_args=bar, name="landscape", render=False,
+                                 show_scalar_bar=not legend)
         for bar_actor in plotter.scalar_bars.values():
             bar_actor.SetDrawBelowRangeSwatch(False)   # hidden cells need no legend swatch
-    bar_actor = None
-    try:
-        bar_actor = plotter.scalar_bars[bar["title"]]
-    except (KeyError, AttributeError):
-        pass
-    return Scene(world, mesh, actor, reverse=reverse, bar=bar_actor)
+    bar_actor = side = None
+    if legend:
+        side = lg.add_legend(plotter, actor.mapper.lookup_table,
+                             *legend_text("reward", reverse, world.floor, world.is_terrain), presenter)
+    else:
+        try:
+            bar_actor = plotter.scalar_bars[bar["title"]]
+        except (KeyError, AttributeError):
+            pass
+    return Scene(world, mesh, actor, reverse=reverse, bar=bar_actor, legend=side, scale=scale)
 
 
 def update_reward(scene: Scene, reward: np.ndarray) -> None:
@@ -144,9 +173,13 @@ def set_colouring(scene: Scene, mode: str, reverse: bool | None = None) -> None:
         scene.bar.SetTitle(title)
         scene.bar.SetDrawBelowRangeSwatch(False)
         scene.bar.SetDrawNanAnnotation(False)
+    if scene.legend is not None:
+        lg.set_legend(scene.legend, lut, *legend_text(mode, scene.reverse, scene.world.floor,
+                                                      scene.world.is_terrain),
+                      scene.legend.marks.GetInput() or "")
 
 
-def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
+def add_overlays(plotter, world: World, show: dict | None = None, scale: float = 1.0) -> dict:
     """Expert samples and route, goals, hazards and the norm boundary. All
     overlays are unpickable so a click always lands on the landscape."""
     show = {"expert": True, "goals": True, "hazards": True, "boundary": True, **(show or {})}
@@ -158,14 +191,14 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
         samples = samples + [0, 0, lift]
         routes = [r + [0, 0, lift] for r in routes]
     actors["expert"] = [
-        plotter.add_mesh(pv.PolyData(samples), color="black", point_size=11,
+        plotter.add_mesh(pv.PolyData(samples), color="black", point_size=11 * scale,
                          render_points_as_spheres=True, pickable=False, name="expert_samples", render=False),
-    ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3, pickable=False,
+    ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3 * scale, pickable=False,
                           name=f"expert_route_{i}", render=False) for i, r in enumerate(routes)]
-    actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3,
+    actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3 * scale,
                                         pickable=False, name=f"goal_{g.name}", style="wireframe", render=False)
                        for g in world.goals]
-    actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3,
+    actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3 * scale,
                                           pickable=False, name=f"hazard_{h.name}", style="wireframe", render=False)
                          for h in world.hazards]
     actors["boundary"] = []
@@ -173,7 +206,7 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
         outline = norm_boundary(world)
         if outline is not None and outline.n_points:
             actors["boundary"].append(plotter.add_mesh(outline, color="#4d4d4d", opacity=0.12 if not world.is_terrain else 1.0,
-                                                       line_width=2, pickable=False, name="norm_boundary",
+                                                       line_width=2 * scale, pickable=False, name="norm_boundary",
                                                        style="surface" if not world.is_terrain else "wireframe",
                                                        render=False))
     for key, items in actors.items():
@@ -234,12 +267,12 @@ def flags_mesh(world: World, flags) -> pv.PolyData:
     return pv.merge(meshes)
 
 
-def set_flags(plotter, world: World, flags, name: str = "flags") -> None:
+def set_flags(plotter, world: World, flags, name: str = "flags", scale: float = 1.0) -> None:
     mesh = flags_mesh(world, flags)
     if mesh.n_points == 0:
         plotter.remove_actor(name, render=False)
         return
-    plotter.add_mesh(mesh, color="red", line_width=4, pickable=False, name=name, reset_camera=False,
+    plotter.add_mesh(mesh, color="red", line_width=4 * scale, pickable=False, name=name, reset_camera=False,
                      render=False)      # the caller renders (a GUI throttles; add_mesh would block ~25 ms)
 
 
