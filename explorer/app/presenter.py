@@ -11,6 +11,7 @@ Turning it off restores the font and the side panel as they were.
 """
 from __future__ import annotations
 
+from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QApplication
 
@@ -36,6 +37,10 @@ def set_presenter(window, on: bool) -> None:
     window.findings_layer.set_scale(1.5 if on else 1.0)
     window.policy.set_scale(1.6 if on else 1.0)
     window.headline.setStyleSheet(_headline_style(on))
+    window.headline.set_short(on)
+    window.dock.setMinimumWidth(600 if on else 420)     # 18 pt buttons and rows need the room
+    window.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if on
+                                                    else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     for part in [window.plot, *getattr(window, "lesson_windows", {}).values()]:
         if hasattr(part, "set_presenter"):
             part.set_presenter(on)
@@ -59,5 +64,5 @@ def _sync_action(window, on: bool) -> None:
 
 
 def _headline_style(on: bool) -> str:
-    size = f"font-size: {FONT_PT + 2}pt;" if on else ""
+    size = f"font-size: {FONT_PT}pt;" if on else ""
     return ("QLabel { background: #f4f4ee; border-top: 1px solid #d8d8d0; padding: 4px 8px; " + size + " }")

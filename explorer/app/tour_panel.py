@@ -19,8 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QPushButton, QVBoxLayout,
-                             QWidget)
+from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
 
 from explorer.tour import Tour, TourRun, resolve
 from explorer.tour import text as tour_text
@@ -73,6 +72,8 @@ class TourPanel(QDockWidget):
         self._opened_dock = False
         self._closed = False
         body = QWidget()
+        body.setObjectName("tourBody")
+        body.setStyleSheet("#tourBody { background: #fbf7ef; border-top: 2px solid #ff7f0e; }")
         self.counter = QLabel()
         self.title = QLabel()
         self.title.setWordWrap(True)
@@ -81,34 +82,32 @@ class TourPanel(QDockWidget):
         self.text.setTextFormat(Qt.TextFormat.PlainText)
         self.notes = QLabel()
         self.notes.setWordWrap(True)
-        self.notes.setStyleSheet("color: #555555;")
         self.back_button = QPushButton("Back")
         self.back_button.setToolTip("Go back one step: what the step did is undone (Edit > Undo, step by step)")
         self.next_button = QPushButton("Next")
         self.next_button.setToolTip("The next step (its actions run in the background; the view stays live)")
         self.restart_button = QPushButton("Restart")
         self.restart_button.setToolTip("Back to the first step, every edit of the tour undone")
-        for b in (self.back_button, self.next_button, self.restart_button):
+        self.close_button = QPushButton("Close")
+        self.close_button.setToolTip("End the tour (the session keeps what the tour did; Edit > Undo reverts it)")
+        for b in (self.back_button, self.next_button, self.restart_button, self.close_button):
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)        # Space in the 3D view never presses them
         self.back_button.clicked.connect(self.back)
         self.next_button.clicked.connect(self.next)
         self.restart_button.clicked.connect(self.restart)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.next_button)
-        buttons.addWidget(self.back_button)
-        buttons.addWidget(self.restart_button)
-        buttons.addStretch(1)
-        words = QVBoxLayout()
+        self.close_button.clicked.connect(self.close)
         head = QHBoxLayout()
         head.addWidget(self.title, 1)
         head.addWidget(self.counter)
+        for b in (self.restart_button, self.back_button, self.next_button, self.close_button):
+            head.addWidget(b)
+        words = QVBoxLayout(body)
+        words.setContentsMargins(10, 4, 10, 6)
+        words.setSpacing(2)
         words.addLayout(head)
         words.addWidget(self.text)
         words.addWidget(self.notes)
-        row = QHBoxLayout(body)
-        row.setContentsMargins(8, 4, 8, 4)
-        row.addLayout(words, 1)
-        row.addLayout(buttons)
+        self.setTitleBarWidget(QWidget())                  # the panel says what it is; no title bar
         self.setWidget(body)
         self.set_presenter(window.presenter)
         self.w.jobs.succeeded.connect(self._on_job_succeeded)
@@ -224,8 +223,10 @@ class TourPanel(QDockWidget):
         self.pair = self._policy_pair(step) if not before_actions and step.policy == "compare" else None
         self.text.setText(tour_text.fill(step.text, w.session, self.run, self.pair))
         notes = tour_text.values(w.session, self.run)["notes"]
+        said = "notes" in tour_text.names_in(step.text)            # the text tells it already
         self.notes.setText("Working..." if before_actions and step.do else
-                           ("" if notes == "-" else f"Done: {notes}"))
+                           ("" if notes == "-" or said else f"Done: {notes}"))
+        self.notes.setVisible(bool(self.notes.text()))
         self._highlight(step.highlight)
         self._update_buttons()
 
@@ -262,6 +263,11 @@ class TourPanel(QDockWidget):
         w.edits.set_policy("off")
         pair = compare_policies(w.session)
         if pair is not None:
+            combo = w.policy_combo
+            combo.blockSignals(True)                 # the toolbar names the policy drawn
+            combo.setCurrentIndex(combo.findData(pair.kind))
+            combo.blockSignals(False)
+            w.policy.mode = pair.kind
             w.policy.show_readouts(pair.after, pair.before)
         return pair
 
@@ -357,8 +363,10 @@ class TourPanel(QDockWidget):
         self.next_button.setText("Working..." if self.busy else ("Next" if i + 1 < len(self.run) else "The end"))
 
     def set_presenter(self, on: bool) -> None:
-        size = 22 if on else 15
-        self.title.setStyleSheet(f"font-weight: bold; font-size: {size}pt;")
+        title, body = (22, 18) if on else (14, 11)
+        self.title.setStyleSheet(f"font-weight: bold; font-size: {title}pt;")
+        self.text.setStyleSheet(f"font-size: {body}pt;")
+        self.notes.setStyleSheet(f"color: #555555; font-size: {body - 2 if on else body - 1}pt;")
         self.counter.setStyleSheet("color: #777777;")
 
     def closeEvent(self, ev) -> None:  # noqa: N802

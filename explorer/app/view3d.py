@@ -143,11 +143,12 @@ class LandscapeView(QWidget):
         if mode != self.scene.mode:
             sc.set_colouring(self.scene, mode, self.reverse)
         self._last = (values, mode, before)
-        sc.update_reward(self.scene, values)
+        if mode != "difference" and (self.has_model or np.isfinite(values).any()):
+            mk.update(self.marks, values, self.violates, before)
+        flawed = self.marks.flawed if self.marks is not None and self.overlay_shown["flaws"] else None
+        sc.update_reward(self.scene, values, flawed if mode != "difference" else None)
         if mode != "difference":
             sc.update_volume(self.volume, self.world, values)   # live pipeline: no re-add
-            if self.has_model or np.isfinite(values).any():
-                mk.update(self.marks, values, self.violates, before)
         if self.world.is_terrain:
             self.visible = np.ones(len(values), dtype=bool)
         elif mode == "difference":
@@ -210,6 +211,9 @@ class LandscapeView(QWidget):
         self.overlay_shown[key] = shown
         if key == "flaws":
             mk.set_flaws_shown(self.marks, shown)
+            values, mode, before = self._last
+            if values is not None:
+                self._apply(values, mode, before)       # the red ramp on or off
             self._update_legend_marks()
         elif key == "ghosts":
             mk.set_ghosts_shown(self.marks, shown)

@@ -15,19 +15,32 @@ class ElidedLabel(QLabel):
     silently: too long, it ends in an ellipsis and the tooltip holds it all."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None,
-                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight):
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight, stretch: bool = True,
+                 min_width: int = 40):
         super().__init__(parent)
         self._full = ""
+        self._tip = ""
         self._mode = mode
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setMinimumWidth(40)
+        # stretch: take what is left (the status text); else ask for the text's width
+        # and give way down to ``min_width`` (the session name, the mode hint).
+        self.setSizePolicy(QSizePolicy.Policy.Ignored if stretch else QSizePolicy.Policy.Preferred,
+                           QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(min_width)
         self.setText(text)
 
     def setText(self, text: str) -> None:  # noqa: N802
         self._full = text or ""
         super().setText(self._full)
-        self.setToolTip(self._full if self.elided() else "")
+        self._sync_tip()
         self.update()
+
+    def set_tip(self, tip: str) -> None:
+        """The tooltip when the text fits (when it does not, the tooltip is the text)."""
+        self._tip = tip
+        self._sync_tip()
+
+    def _sync_tip(self) -> None:
+        self.setToolTip(self._full if self.elided() else self._tip)
 
     def full_text(self) -> str:
         return self._full
@@ -42,11 +55,11 @@ class ElidedLabel(QLabel):
 
     def resizeEvent(self, ev) -> None:  # noqa: N802
         super().resizeEvent(ev)
-        self.setToolTip(self._full if self.elided() else "")
+        self._sync_tip()
 
     def minimumSizeHint(self):  # noqa: N802
         hint = super().minimumSizeHint()
-        hint.setWidth(40)
+        hint.setWidth(self.minimumWidth())
         return hint
 
     def sizeHint(self):  # noqa: N802

@@ -143,9 +143,10 @@ class MainWindow(QMainWindow):
         self.flywheel = FlywheelControls(self)
         actions.build(self)
         self.status_label = ElidedLabel()
-        self.mode_label, self.session_label = ElidedLabel(), ElidedLabel(mode=Qt.TextElideMode.ElideMiddle)
+        self.mode_label = ElidedLabel(stretch=False, min_width=120)
+        self.session_label = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle, stretch=False, min_width=120)
         self.session_label.setMaximumWidth(260)
-        self.mode_label.setMaximumWidth(330)
+        self.mode_label.setMaximumWidth(300)
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.statusBar().addPermanentWidget(self.session_label)
         self.statusBar().addPermanentWidget(self.mode_label)
@@ -233,9 +234,10 @@ class MainWindow(QMainWindow):
             return False
 
     def _update_mode_label(self) -> None:
-        self.mode_label.setText("Flag tool ON: click places a flag, drag rotates"
-                                if self.act["flag_tool"].isChecked()
-                                else "Drag rotates; Shift+click places a flag (F: flag tool)")
+        on = self.act["flag_tool"].isChecked()
+        self.mode_label.setText("Flag tool ON: click flags" if on else "Shift+click flags (F: flag tool)")
+        self.mode_label.set_tip("Flag tool ON: a click places a flag, a drag rotates" if on else
+                                   "A drag rotates; Shift+click places a flag; F turns the flag tool on")
 
     def _update_title(self, *_args) -> None:
         s = self.session
@@ -243,9 +245,8 @@ class MainWindow(QMainWindow):
         self.setWindowModified(s.dirty)
         root = s.root
         self.session_label.setText(f"session: {root.name}" if root else "session: not stored yet")
-        self.session_label.setToolTip(f"Session directory: {root}" if root else
-                                      "The first edit stores the session (File > New session... chooses where)")
-        self.session_label.setStatusTip(self.session_label.toolTip())
+        self.session_label.set_tip(f"Session directory: {root}" if root else
+                                   "The first edit stores the session (File > New session... chooses where)")
 
     def _update_actions(self, *_args) -> None:
         if self._closed:

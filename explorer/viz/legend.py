@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import vtk
 
-WIDTH_PX = {False: 132, True: 200}          # presenter -> strip width in device pixels
+WIDTH_PX = {False: 132, True: 176}          # presenter -> strip width in device pixels
 FONT = {False: (15, 13), True: (24, 21)}    # presenter -> (title, labels) font sizes
 
 
@@ -64,7 +64,7 @@ def add_legend(plotter, lut, title: str, note: str, presenter: bool = False) -> 
     bar.SetDrawAboveRangeSwatch(False)
     bar.SetDrawNanAnnotation(False)
     bar.UnconstrainedFontSizeOn()
-    bar.SetTextPositionToPrecedeScalarBar()          # labels left of the bar, inside the strip
+    bar.SetTextPositionToSucceedScalarBar()          # labels right of the bar, inside the strip
     bar.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
     lp = bar.GetLabelTextProperty()
     lp.SetColor(0.1, 0.1, 0.1)
@@ -85,8 +85,16 @@ def add_legend(plotter, lut, title: str, note: str, presenter: bool = False) -> 
 
 def set_legend(legend: Legend, lut, title: str, note: str, marks: str = "") -> None:
     """What the colours mean: the bar's lookup table, a title above, a note below,
-    and the extra marks (one per line) under it."""
+    and the extra marks (one per line) under it. The labels are round numbers
+    (and the floor), not five equal steps of an odd range."""
     legend.bar.SetLookupTable(lut)
+    lo, hi = lut.GetRange() if hasattr(lut, "GetRange") else (0.0, 1.0)
+    ticks = [lo] + [v for v in (-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0) if lo + 0.08 < v < hi - 1e-9] + [hi]
+    labels = vtk.vtkDoubleArray()
+    for v in ticks:
+        labels.InsertNextValue(v)
+    legend.bar.SetUseCustomLabels(True)
+    legend.bar.SetCustomLabels(labels)
     legend.title.SetInput(title)
     legend.note.SetInput(note)
     legend.marks.SetInput(marks)
@@ -103,7 +111,7 @@ def set_presenter(legend: Legend, presenter: bool) -> None:
     legend.note.GetTextProperty().SetFontSize(label)
     legend.marks.GetTextProperty().SetFontSize(max(label - 2, 11))
     legend.bar.GetLabelTextProperty().SetFontSize(label)
-    legend.bar.SetBarRatio(0.32)
+    legend.bar.SetBarRatio(0.3)
 
 
 def layout(legend: Legend, width_px: int, height_px: int) -> None:
@@ -116,18 +124,23 @@ def layout(legend: Legend, width_px: int, height_px: int) -> None:
     # Title at the top, the bar under it, the note and the marks at the bottom, in
     # fractions of the strip, from pixel sizes so the text never overlaps the bar.
     title_px, label_px = FONT[legend.presenter]
-    title_h = 2.5 * title_px / height_px
-    note_h = 2.6 * label_px / height_px
-    marks_h = (legend.marks.GetInput() or "").count("\n") * 1.3 * label_px / height_px \
-        + (1.4 * label_px / height_px if legend.marks.GetInput() else 0.0)
+    marks_px = max(label_px - 2, 11)
+
+    def lines(actor) -> int:
+        text = actor.GetInput() or ""
+        return text.count("\n") + 1 if text else 0
+    title_h = 1.25 * title_px * lines(legend.title) / height_px
+    note_h = 1.3 * label_px * lines(legend.note) / height_px
+    marks_h = 1.3 * marks_px * lines(legend.marks) / height_px
     top = 0.97
     legend.title.SetPosition(0.5, top)
     bar_top = top - title_h - 0.02
-    bar_bottom = max(0.08 + note_h + marks_h, 0.25)
-    legend.bar.SetPosition(0.06, bar_bottom)
-    legend.bar.SetPosition2(0.9, max(0.1, bar_top - bar_bottom))
-    legend.note.SetPosition(0.5, bar_bottom - 0.02)
-    legend.marks.SetPosition(0.06, bar_bottom - 0.03 - note_h)
+    gap = 0.6 * label_px / height_px
+    bar_bottom = max(0.03 + note_h + marks_h + 2 * gap, 0.2)
+    legend.bar.SetPosition(0.12, bar_bottom)
+    legend.bar.SetPosition2(0.8, max(0.08, bar_top - bar_bottom))
+    legend.note.SetPosition(0.5, bar_bottom - gap)
+    legend.marks.SetPosition(0.06, bar_bottom - 2 * gap - note_h)
 
 
 def remove(plotter) -> None:

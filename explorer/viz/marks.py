@@ -1,10 +1,10 @@
 """Marks over the landscape that make a first view show the point.
 
-* **Flaw overlay**: where the learned reward breaks a norm. On a volume, a red
-  translucent shell around the cells that break a norm with reward at or above
-  ``FLAW_LEVEL`` (the spurious region reads as a region without rotating) and a
-  small red dot on every other flawed cell; on a terrain, a red line around the
-  flawed ground. It follows every reward shown (training, refinement, psi).
+* **Flaw overlay**: where the learned reward breaks a norm. The landscape itself
+  colours those cells in a red ramp (``scene.shown_lut``: light red just above
+  the floor, dark red high), so the spurious region reads as a region without
+  rotating; on a terrain a red line also runs around the flawed ground. It
+  follows every reward shown (training, refinement, psi).
 * **Ghosted cells**: a volume hides cells below the floor, so a refinement that
   pushed a spurious region down made it vanish, and the view looked as if
   nothing had happened. Cells that were above the floor in the reference
@@ -23,7 +23,6 @@ import pyvista as pv
 
 from worlds import World
 
-FLAW_LEVEL = 0.5
 FLAW_COLOUR = "#e31a1c"
 GHOST_COLOUR = "#c8c8c8"
 
@@ -32,9 +31,6 @@ GHOST_COLOUR = "#c8c8c8"
 class Marks:
     world: World
     points: np.ndarray
-    shell_source: object | None = None      # volume: ImageData of the flawed reward
-    shell_actor: object | None = None
-    dots_actor: object | None = None        # volume: every flawed cell, a small red dot
     line_source: object | None = None       # terrain: StructuredGrid of the flaw mask
     line_actor: object | None = None
     ghost_actor: object | None = None
@@ -43,10 +39,7 @@ class Marks:
     flaw_cells: int = 0
     ghost_cells: int = 0
     flaw_max: float = 0.0
-
-
-def _image_order(n: int, values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, np.float32).reshape(n, n, n).transpose(2, 1, 0).reshape(-1)
+    flawed: np.ndarray | None = None        # the cells the overlay colours red
 
 
 def add_marks(plotter, world: World, points: np.ndarray, scale: float = 1.0,
@@ -66,24 +59,9 @@ def add_marks(plotter, world: World, points: np.ndarray, scale: float = 1.0,
         contour.SetInputData(grid)
         contour.SetValue(0, 0.5)
         m.line_source = grid
-        m.line_actor = plotter.add_mesh(contour, color=FLAW_COLOUR, line_width=4 * scale, pickable=False,
+        m.line_actor = plotter.add_mesh(contour, color=FLAW_COLOUR, line_width=2.5 * scale, pickable=False,
                                         name="flaw_line", render=False, reset_camera=False)
     else:
-        n = int(round(len(points) ** (1 / 3)))
-        spacing = tuple(float(v) for v in (world.bounds_max - world.bounds_min) / (n - 1))
-        image = pv.ImageData(dimensions=(n, n, n), origin=tuple(float(v) for v in world.bounds_min),
-                             spacing=spacing)
-        image["flaw"] = np.zeros(n ** 3, np.float32)
-        contour = vtk.vtkContourFilter()
-        contour.SetInputData(image)
-        contour.SetValue(0, FLAW_LEVEL)
-        m.shell_source = image
-        m.shell_actor = plotter.add_mesh(contour, color=FLAW_COLOUR, opacity=0.28, pickable=False,
-                                         smooth_shading=True, name="flaw_shell", render=False,
-                                         reset_camera=False)
-        m.dots_actor = plotter.add_mesh(pv.PolyData(np.zeros((1, 3), np.float32)), color=FLAW_COLOUR,
-                                        point_size=max(2.0, 0.45 * size), render_points_as_spheres=True,
-                                        pickable=False, name="flaw_dots", render=False, reset_camera=False)
         m.ghost_actor = plotter.add_mesh(pv.PolyData(np.zeros((1, 3), np.float32)), color=GHOST_COLOUR,
                                          point_size=max(2.0, 0.55 * size), render_points_as_spheres=True,
                                          pickable=False, name="ghost_cells", render=False, reset_camera=False)
@@ -115,6 +93,7 @@ def update(m: Marks | None, reward: np.ndarray, violates: np.ndarray | None,
         flawed = (r > floor) & np.asarray(violates, bool)
     else:
         flawed = np.zeros(len(r), bool)
+    m.flawed = flawed
     m.flaw_cells = int(flawed.sum())
     m.flaw_max = float(r[flawed].max()) if m.flaw_cells else 0.0
     if m.world.is_terrain:
@@ -122,10 +101,6 @@ def update(m: Marks | None, reward: np.ndarray, violates: np.ndarray | None,
         m.line_source["flaw"][:] = flawed.astype(np.float32).reshape(n, n).T.reshape(-1)
         m.line_source.Modified()
     else:
-        n = int(round(len(r) ** (1 / 3)))
-        m.shell_source["flaw"][:] = _image_order(n, np.where(flawed, r, 0.0))
-        m.shell_source.Modified()
-        _points_into(m.dots_actor, m.points[flawed & (r < FLAW_LEVEL)])
         ghost = np.zeros(len(r), bool)
         if before is not None and len(before) == len(r):
             ghost = (np.nan_to_num(np.asarray(before, np.float32)) > floor) & (r <= floor)
@@ -139,9 +114,8 @@ def set_flaws_shown(m: Marks | None, shown: bool) -> None:
     if m is None:
         return
     m.flaws_shown = shown
-    for actor in (m.shell_actor, m.dots_actor, m.line_actor):
-        if actor is not None:
-            actor.SetVisibility(shown and m.flaw_cells > 0)
+    if m.line_actor is not None:
+        m.line_actor.SetVisibility(shown and m.flaw_cells > 0)
 
 
 def set_ghosts_shown(m: Marks | None, shown: bool) -> None:
@@ -158,7 +132,7 @@ def legend_lines(m: Marks | None) -> str:
         return ""
     lines = []
     if m.flaws_shown and m.flaw_cells:
-        lines.append("red: breaks a norm" if m.world.is_terrain else "red shell/dots:\nbreaks a norm")
+        lines.append("red: breaks\na norm\n(dark = high)")
     if m.ghost_actor is not None and m.ghosts_shown and m.ghost_cells:
-        lines.append("grey: pushed\nbelow the floor")
+        lines.append("grey: pushed\nbelow floor")
     return "\n".join(lines)

@@ -37,6 +37,43 @@ def reward_lut(floor: float, reverse: bool = False, hide_below_floor: bool = Tru
     return lut
 
 
+FLAW_OFFSET = 2.0          # a flawed cell's shown value: its reward + this (the red part of the LUT)
+
+
+def shown_lut(floor: float, reverse: bool = False, hide_below_floor: bool = True) -> pv.LookupTable:
+    """Reward colours with a red ramp for the flaw overlay, in one table over
+    [floor, 1 + FLAW_OFFSET]: a cell's shown value is its reward (viridis), or its
+    reward + FLAW_OFFSET when it breaks a norm (light red = just above the floor,
+    dark red = high), so the spurious region reads as a red region at a glance."""
+    lo = floor if hide_below_floor else 0.0
+    hi = 1.0 + FLAW_OFFSET
+    n = 1024
+    base = pv.LookupTable(cmap="viridis" if reverse else "viridis_r")
+    reds = pv.LookupTable(cmap="Reds")
+    vir, red = np.asarray(base.values, float) / 255.0, np.asarray(reds.values, float) / 255.0
+    v = lo + (hi - lo) * np.arange(n) / (n - 1)
+    table = np.ones((n, 4))
+    low = v <= 1.0
+    t = np.clip((v[low] - lo) / max(1.0 - lo, 1e-9), 0, 1)
+    table[low] = vir[np.round(t * (len(vir) - 1)).astype(int)]
+    high = v >= lo + FLAW_OFFSET
+    t = np.clip((v[high] - lo - FLAW_OFFSET) / max(1.0 - lo, 1e-9), 0, 1)
+    table[high] = red[np.round((0.3 + 0.7 * t) * (len(red) - 1)).astype(int)]
+    table[:, 3] = 1.0
+    lut = pv.LookupTable()
+    lut.SetNumberOfTableValues(n)
+    for i, row in enumerate(table):
+        lut.SetTableValue(i, *row)
+    lut.scalar_range = (lo, hi)
+    if hide_below_floor:
+        lut.SetBelowRangeColor(1.0, 1.0, 1.0, 0.0)
+        lut.SetUseBelowRangeColor(True)
+        lut.SetNanColor(1.0, 1.0, 1.0, 0.0)
+    else:
+        lut.SetNanColor(0.86, 0.86, 0.86, 1.0)
+    return lut
+
+
 def diff_lut() -> pv.LookupTable:
     """Red = the reward fell, blue = it rose. NaN cells (see ``difference_values``)
     are transparent."""
@@ -56,7 +93,7 @@ def legend_text(mode: str, reverse: bool, floor: float, terrain: bool) -> tuple[
     if mode == "difference":
         return "reward\nchange", "blue: rose\nred: fell"
     high, low = ("yellow", "purple") if reverse else ("purple", "yellow")
-    hidden = "" if terrain else f"\nbelow {floor:g}: hidden"
+    hidden = "" if terrain else f"\n< {floor:g}: hidden"
     return "learned\nreward", f"{high} = high\n{low} = low{hidden}"
 
 
@@ -116,26 +153,34 @@ def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
     (off-screen figures); ``presenter`` draws larger points."""
     mesh = landscape_mesh(world, points, reward)
     scale = 1.6 if presenter else 1.0
+    if legend:                                   # the window: colours go through "shown"
+        mesh["shown"] = np.array(mesh["reward"], np.float32)
     bar = {"title": reward_title(reverse), "n_labels": 5, "fmt": "%.1f", "vertical": True,
            "position_x": 0.83, "position_y": 0.12, "width": 0.07, "height": 0.6,
            "color": "black", "title_font_size": 14, "label_font_size": 12,
            # fixed: an interactive bar (pyvistaqt's default) moves and swallows clicks
            "interactive": False}
-    lut = reward_lut(world.floor, reverse, not world.is_terrain)
+    lut = shown_lut(world.floor, reverse, not world.is_terrain) if legend else \
+        reward_lut(world.floor, reverse, not world.is_terrain)
+    scalars = "shown" if legend else "reward"
     if world.is_terrain:
-        actor = plotter.add_mesh(mesh, scalars="reward", cmap=lut, clim=(0.0, 1.0), scalar_bar_args=bar,
-                                 smooth_shading=True, name="landscape", render=False,
+        actor = plotter.add_mesh(mesh, scalars=scalars, cmap=lut, clim=lut.scalar_range if legend else (0.0, 1.0),
+                                 scalar_bar_args=bar, smooth_shading=True, name="landscape", render=False,
                                  show_scalar_bar=not legend)
     else:
         size = point_size or globals()["point_size"](world, scale)
-        actor = plotter.add_mesh(mesh, scalars="reward", cmap=lut, render_points_as_spheres=True,
+        actor = plotter.add_mesh(mesh, scalars=scalars, cmap=lut, render_points_as_spheres=True,
                                  point_size=size, scalar_bar_args=bar, name="landscape", render=False,
                                  show_scalar_bar=not legend)
+    if legend:
+        mesh.set_active_scalars("reward")            # what tests and readers see; colours use "shown"
+        actor.mapper.SetScalarModeToUsePointFieldData()
+        actor.mapper.SelectColorArray("shown")
         for bar_actor in plotter.scalar_bars.values():
             bar_actor.SetDrawBelowRangeSwatch(False)   # hidden cells need no legend swatch
     bar_actor = side = None
     if legend:
-        side = lg.add_legend(plotter, actor.mapper.lookup_table,
+        side = lg.add_legend(plotter, reward_lut(world.floor, reverse, not world.is_terrain),
                              *legend_text("reward", reverse, world.floor, world.is_terrain), presenter)
     else:
         try:
@@ -145,9 +190,17 @@ def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
     return Scene(world, mesh, actor, reverse=reverse, bar=bar_actor, legend=side, scale=scale)
 
 
-def update_reward(scene: Scene, reward: np.ndarray) -> None:
-    """In place: write the scalars; the caller re-renders (throttled in the GUI)."""
-    scene.mesh["reward"][:] = _to_mesh_order(scene.world, reward)
+def update_reward(scene: Scene, reward: np.ndarray, flawed: np.ndarray | None = None) -> None:
+    """In place: write the scalars; the caller re-renders (throttled in the GUI).
+    ``flawed`` (the flaw overlay): these cells are coloured in the red ramp."""
+    values = _to_mesh_order(scene.world, reward)
+    scene.mesh["reward"][:] = values
+    if "shown" in scene.mesh.point_data:
+        shown = scene.mesh["shown"]
+        shown[:] = values
+        if flawed is not None and scene.mode == "reward":
+            mask = _to_mesh_order(scene.world, np.asarray(flawed, np.float32)) > 0.5
+            shown[mask] += FLAW_OFFSET
     scene.mesh.Modified()
 
 
@@ -164,8 +217,10 @@ def set_colouring(scene: Scene, mode: str, reverse: bool | None = None) -> None:
         title = DIFF_TITLE
     else:
         lut = reward_lut(scene.world.floor, scene.reverse, not scene.world.is_terrain)
-        mapper.lookup_table = lut
-        mapper.scalar_range = lut.scalar_range
+        shown = shown_lut(scene.world.floor, scene.reverse, not scene.world.is_terrain) \
+            if scene.legend is not None else lut
+        mapper.lookup_table = shown
+        mapper.scalar_range = shown.scalar_range
         title = reward_title(scene.reverse)
     if scene.bar is not None:
         # The scalar bar keeps the LUT it was made with unless told otherwise.
@@ -281,10 +336,11 @@ def default_camera(plotter, world: World) -> None:
     expert route runs along it, so the iso view hides the route behind itself)."""
     centre = (world.bounds_min + world.bounds_max) / 2
     span = float(np.max(world.bounds_max - world.bounds_min))
-    direction = np.array([-1.3, 1.6, 0.8]) if not world.is_terrain else np.array([0.6, -1.4, 1.3])
+    # A terrain is seen from well above its ground (a low camera showed a flat strip).
+    direction = np.array([-1.3, 1.6, 0.8]) if not world.is_terrain else np.array([0.7, -1.5, 2.2])
     plotter.camera_position = [tuple(centre + direction * span), tuple(centre), (0, 0, 1)]
     plotter.reset_camera(render=False)      # callers render (the GUI throttles its frames)
-    plotter.camera.zoom(1.1)
+    plotter.camera.zoom(1.1 if not world.is_terrain else 1.35)
 
 
 def top_view(plotter) -> None:
