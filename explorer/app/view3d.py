@@ -54,6 +54,7 @@ class LandscapeView(QWidget):
         # pyvista binds keys ('q' closes the plotter, 'v', 'b', ...); the window's
         # own shortcuts are the only keys the 3D view answers.
         self.plotter.clear_events_for_key("q")
+        self.plotter.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.plotter.installEventFilter(self)
         self.scene: sc.Scene | None = None
         self.world = None
@@ -293,6 +294,10 @@ class LandscapeView(QWidget):
         release before that is a click, which VTK never sees, so a click costs no
         camera render and can never nudge the camera."""
         t = ev.type()
+        if t == QEvent.Type.MouseButtonPress:
+            # The view takes the keyboard when clicked: keys then go to it (and the
+            # window's shortcuts), never to a checkbox or button focused earlier.
+            self.plotter.setFocus(Qt.FocusReason.MouseFocusReason)
         if t in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick) \
                 and ev.button() == Qt.MouseButton.LeftButton:
             self._press = QPointF(ev.position())

@@ -481,18 +481,22 @@ def _fitting_size(width: int, height: int) -> tuple[int, int]:
 
 
 def run(world: str = "cube", artifact: str | None = None, session: str | None = None,
-        presenter: bool = False) -> int:
-    """Open the explorer on a world (training its model in the background), an
-    artifact, or a session directory."""
+        presenter: bool = False, splash=None) -> int:
+    """Open the explorer on a world (training its model in the background, or its
+    trained model from the user's cache), an artifact, or a session directory."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName(APP_NAME)
     try:
         window = MainWindow(world=world, artifact=artifact, session_dir=session)
     except (InputError, OSError) as exc:
+        if splash is not None:
+            splash.close()
         print(f"explorer gui: error: {' '.join(str(exc).split())}", file=sys.stderr)
         QMessageBox.critical(None, "Cannot open", str(exc))
         return 2
     if presenter:
         window.set_presenter(True)
     window.show()
+    if splash is not None:
+        splash.finish(window)
     return app.exec()
