@@ -379,6 +379,10 @@ class TourPanel(QDockWidget):
         self._closed = True
         self._unhighlight()
         self._gen = None
+        w = self.w
+        if not w._closed and w.session.ready and not w.jobs.busy and \
+                (not w.view.has_model or w.view.world is not w.session.world):
+            w.layer.rebuild(reset_camera=False)       # step 1 showed the world alone: the model again
         try:
             self.w.jobs.succeeded.disconnect(self._on_job_succeeded)
             self.w.jobs.failed.disconnect(self._on_job_failed)

@@ -171,7 +171,7 @@ def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
         size = point_size or globals()["point_size"](world, scale)
         actor = plotter.add_mesh(mesh, scalars=scalars, cmap=lut, render_points_as_spheres=True,
                                  point_size=size, scalar_bar_args=bar, name="landscape", render=False,
-                                 show_scalar_bar=not legend)
+                                 show_scalar_bar=not legend, **({"clim": lut.scalar_range} if legend else {}))
     if legend:
         mesh.set_active_scalars("reward")            # what tests and readers see; colours use "shown"
         actor.mapper.SetScalarModeToUsePointFieldData()
