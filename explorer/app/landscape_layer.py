@@ -44,10 +44,17 @@ class LandscapeLayer(QObject):
         if not s.ready:
             return
         self.compare, self.viewing = "after", None
-        # A training that drew its world live keeps the camera the person has been turning.
-        keep = not reset_camera or (self._job_kind == "train" and self.view.world is s.world)
-        self.view.build(s.world, s.land.points, s.reward(), s.flags, reset_camera=not keep,
-                        violates=s.land.violates, before=s.reference_reward())
+        if self._job_kind == "train" and self.view.world is s.world and self.view.scene is not None \
+                and self.view.points is not None and len(self.view.points) == len(s.land.points):
+            # A training drew this world live: its scene stays (and the camera the person
+            # has been turning); only the values, the norms and the flags are new.
+            self.view.violates = s.land.violates
+            self.view.has_model = True
+            self.view.set_flags(s.flags)
+            self.view.show_values(s.reward(), "reward", s.reference_reward())
+        else:
+            self.view.build(s.world, s.land.points, s.reward(), s.flags, reset_camera=reset_camera,
+                            violates=s.land.violates, before=s.reference_reward())
         self.compareChanged.emit(self.compare)
         self.built.emit()
 

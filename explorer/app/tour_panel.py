@@ -64,6 +64,7 @@ class TourPanel(QDockWidget):
         self.exported: list[dict] = []
         self.timings: list[float] = []
         self.busy = False
+        self.actions_seconds = 0.0
         self.pair = None
         self._gen = None
         self._t0 = 0.0
@@ -187,6 +188,7 @@ class TourPanel(QDockWidget):
 
     def _settled(self) -> None:
         """The step's actions are done: let frames land, then (autoplay) move on."""
+        self.actions_seconds = time.perf_counter() - self._t0
         self.busy = False
         self._update_buttons()
         step = self.run.step
@@ -344,7 +346,7 @@ class TourPanel(QDockWidget):
         name = f"step-{index + 1:02d}.png"
         grab_window(self.w).save(str(out / name))
         entry = {"step": index + 1, "title": self.title.text(), "text": self.text.text(), "png": name,
-                 "seconds": round(self.timings[-1], 2)}
+                 "actions_seconds": round(self.actions_seconds, 2), "seconds": round(self.timings[-1], 2)}
         self.exported = [e for e in self.exported if e["step"] != index + 1] + [entry]
 
     def _write_manifest(self) -> None:

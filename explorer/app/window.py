@@ -32,7 +32,7 @@ from .jobs import JobRunner
 from .landscape_layer import LandscapeLayer
 from .panels import FlagPanel, ReadoutPanel, RefinePanel
 from .policy_layer import PolicyLayer
-from .view3d import LandscapeView
+from .view3d import FRAME_MS, JOB_FRAME_MS, LandscapeView
 from .widgets import ElidedLabel, MessageLog
 
 
@@ -154,7 +154,9 @@ class MainWindow(QMainWindow):
         self._status_timer = QTimer(self, singleShot=True)
         self._status_timer.timeout.connect(lambda: self.status_label.setText(self._persistent_status))
         self._persistent_status = ""
-        self._progress_timer = QTimer(self, singleShot=True, interval=100)
+        # Progress text at most 4 times a second: every repaint of a widget also
+        # recomposes the OpenGL view (costly on a software rasteriser during a job).
+        self._progress_timer = QTimer(self, singleShot=True, interval=250)
         self._progress_timer.timeout.connect(self._show_progress)
         self._latest_snap: Snapshot | None = None
 
@@ -200,12 +202,14 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self._warn("Recovered an interrupted session", msg, info=True))
 
     # ================================================================ status
-    def status(self, text: str, ms: int = 0) -> None:
+    def status(self, text: str, ms: int = 0, log: bool = True) -> None:
         """One line in the status bar (elided if long: the full text in its tooltip and
-        in View > Message log); ``ms`` > 0: shown that long, then the last lasting one."""
+        in View > Message log); ``ms`` > 0: shown that long, then the last lasting one;
+        ``log`` False: progress, not kept in the log."""
         self.last_status = text
         self.status_label.setText(text)
-        self.log.add(text)
+        if log:
+            self.log.add(text)
         if ms > 0:
             self._status_timer.start(ms)
         else:
@@ -334,6 +338,8 @@ class MainWindow(QMainWindow):
             self.status(f"{refused}: {exc}")
             return False
         self.layer.job_started(job.kind, world)
+        # a software rasteriser shares the CPU with the job: fewer frames while it runs
+        self.view.frame_ms = JOB_FRAME_MS if self.view.software_gl else FRAME_MS
         if job.kind == "train":
             self.headline.set_training((world or self.session.world).name)
         self.history_panel.select_version(None, emit=False)
@@ -389,7 +395,7 @@ class MainWindow(QMainWindow):
             self.refine_panel.progress.setValue(int(100 * snap.step / snap.total))
         loss = f", loss {snap.loss:.2e}" if snap.loss == snap.loss else ""
         detail = f": {snap.message}" if snap.message and snap.stage != "train" else ""
-        self.status(f"{job.title}: step {snap.step:,}/{snap.total:,}{loss}{detail}")
+        self.status(f"{job.title}: step {snap.step:,}/{snap.total:,}{loss}{detail}", log=False)
 
     def _on_job_succeeded(self, kind: str, outcome) -> None:
         if self._closed:
@@ -413,6 +419,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._latest_snap = None
+        self.view.frame_ms = FRAME_MS
         if kind == "train":
             self.headline.set_training("")
         self.layer.job_ended()

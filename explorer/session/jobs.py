@@ -143,9 +143,11 @@ def local(model: RewardModel, land: Landscape, flags: list[Flag]) -> Generator[S
 
 
 def data_driven(model: RewardModel, land: Landscape, flags: list[Flag], steps: int,
-                stop: threading.Event | None, frame_s: float = 1 / 30) -> Generator[Snapshot, None, Refined]:
-    """Data-driven patching of E_theta. The grid is re-evaluated at most once a frame,
-    with the cached kernel field (only E_theta changed)."""
+                stop: threading.Event | None, frame_s: float = 0.15) -> Generator[Snapshot, None, Refined]:
+    """Data-driven patching of E_theta. The grid is re-evaluated for the view at most
+    every ``frame_s`` (as often as the window draws while a job runs), with the
+    cached kernel field (only E_theta changed). Flags that hold nothing to learn
+    (every flagged state already below the floor) end it at once, with the reason."""
     t0 = time.perf_counter()
     job = DataDrivenPatch(model, land, flags, steps=steps)
     if job.nothing_to_learn:

@@ -280,8 +280,23 @@ def _region_outline(world: World, region) -> pv.PolyData:
     return pv.Sphere(radius=region.radius, center=c, theta_resolution=16, phi_resolution=12)
 
 
+_BOUNDARIES: dict = {}
+
+
 def norm_boundary(world: World) -> pv.PolyData | None:
-    """The surface (volume) or line (terrain) at distance B from the expert support."""
+    """The surface (volume) or line (terrain) at distance B from the expert support
+    (kept per world file: it costs a distance computation on 110,592 points, and
+    the window rebuilds its scene whenever a new lineage starts)."""
+    key = (world.name, world.file_hash, float(world.boundary))
+    if key not in _BOUNDARIES:
+        if len(_BOUNDARIES) > 16:
+            _BOUNDARIES.clear()
+        _BOUNDARIES[key] = _norm_boundary(world)
+    mesh = _BOUNDARIES[key]
+    return None if mesh is None else mesh.copy()
+
+
+def _norm_boundary(world: World) -> pv.PolyData | None:
     n = 48 if not world.is_terrain else 128
     g = world.grid(n)
     dist = world.distance_to_support(g.points)
