@@ -167,7 +167,7 @@ JOB_GAPS = textwrap.dedent('''
 def _child(code: str, env: dict | None = None, timeout: int = 1800) -> dict:
     full = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     full["BENCH_T0"] = repr(time.time())
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, cwd=ROOT,
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, cwd=ROOT, check=False,
                        timeout=timeout)
     if p.returncode != 0:
         raise RuntimeError(p.stderr[-3000:])
@@ -215,7 +215,7 @@ def tour_transitions() -> dict:
         t0 = time.perf_counter()
         p = subprocess.run([sys.executable, "-m", "explorer", "tour", "--world", "cube", "--autoplay",
                             "--export", str(Path(d) / "slides"), "--size", "1280x690", "--json"],
-                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800, check=False)
         if p.returncode != 0:
             raise RuntimeError(p.stderr[-3000:])
         out = json.loads(p.stdout[p.stdout.index("{"):])

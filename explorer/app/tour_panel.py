@@ -19,7 +19,15 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from explorer.tour import Tour, TourRun, resolve
 from explorer.tour import text as tour_text
@@ -29,7 +37,7 @@ HIGHLIGHT = "#ff7f0e"
 SETTLE_MS = 700            # autoplay: let the last frames and a camera flight finish
 
 
-def open_tour(window, tour=None, autoplay: bool = False) -> "TourPanel":
+def open_tour(window, tour=None, autoplay: bool = False) -> TourPanel:
     """Open (or restart) the tour panel of ``window``; ``tour``: a Tour, a world name
     or a tour file (default: the tour of the window's world, else cube's)."""
     if not isinstance(tour, Tour):
@@ -371,7 +379,7 @@ class TourPanel(QDockWidget):
         self.notes.setStyleSheet(f"color: #555555; font-size: {body - 2 if on else body - 1}pt;")
         self.counter.setStyleSheet("color: #777777;")
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev) -> None:
         self.shutdown()
         super().closeEvent(ev)
 

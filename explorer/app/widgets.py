@@ -28,7 +28,7 @@ class ElidedLabel(QLabel):
         self.setMinimumWidth(min_width)
         self.setText(text)
 
-    def setText(self, text: str) -> None:  # noqa: N802
+    def setText(self, text: str) -> None:
         self._full = text or ""
         super().setText(self._full)
         self._sync_tip()
@@ -53,21 +53,21 @@ class ElidedLabel(QLabel):
         fm = QFontMetrics(self.font())
         return fm.elidedText(self._full, self._mode, max(1, self.contentsRect().width()))
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
+    def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         self._sync_tip()
 
-    def minimumSizeHint(self):  # noqa: N802
+    def minimumSizeHint(self):
         hint = super().minimumSizeHint()
         hint.setWidth(self.minimumWidth())
         return hint
 
-    def sizeHint(self):  # noqa: N802
+    def sizeHint(self):
         hint = super().sizeHint()
         hint.setWidth(min(hint.width(), 600))
         return hint
 
-    def paintEvent(self, _ev) -> None:  # noqa: N802
+    def paintEvent(self, _ev) -> None:
         p = QPainter(self)
         p.setPen(self.palette().color(self.foregroundRole()))
         p.setFont(self.font())

@@ -21,11 +21,10 @@ import os
 import shutil
 from pathlib import Path
 
-from worlds import World
-
 from explorer.model import artifact
 from explorer.model.errors import ModelError
 from explorer.model.reward_model import RewardModel, TrainingConfig
+from worlds import World
 
 APP_DIR_NAME = "reward-landscape-explorer"   # as the session directories (persist.py)
 CACHE_SCHEMA = 1          # raise when training (learning.py) changes what a config produces

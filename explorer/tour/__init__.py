@@ -5,8 +5,30 @@ numbers (``text``) and a policy before and after a refinement (``policy``).
 The window's tour panel (``explorer.app.tour_panel``) and ``explorer tour``
 drive these; docs/tours.md describes the file format for teachers.
 """
-from .format import Action, Step, Tour, TourError, available, for_world, load, parse, resolve
+from .format import (
+           Action,
+           Step,
+           Tour,
+           TourError,
+           available,
+           for_world,
+           load,
+           parse,
+           resolve,
+)
 from .runner import StepResult, TourRun, spurious_place
 
-__all__ = ["Action", "Step", "Tour", "TourError", "TourRun", "StepResult", "available", "for_world", "load",
-           "parse", "resolve", "spurious_place"]
+__all__ = [
+           "Action",
+           "Step",
+           "StepResult",
+           "Tour",
+           "TourError",
+           "TourRun",
+           "available",
+           "for_world",
+           "load",
+           "parse",
+           "resolve",
+           "spurious_place",
+]

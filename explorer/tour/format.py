@@ -11,9 +11,10 @@ line naming the file, the field and what was expected, e.g.
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 from worlds.errors import InputError
 from worlds.limits import MAX_TOML_DEPTH, read_bounded, toml_depth

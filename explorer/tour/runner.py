@@ -11,8 +11,8 @@ session is where it was when the target step was first shown. No Qt here.
 """
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Generator
 
 import numpy as np
 

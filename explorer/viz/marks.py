@@ -50,7 +50,7 @@ def add_marks(plotter, world: World, points: np.ndarray, scale: float = 1.0,
     span = float(np.max(world.bounds_max - world.bounds_min))
     size = max(3.0, 140.0 / world.resolution) * scale
     if world.is_terrain:
-        n = int(round(np.sqrt(len(points))))
+        n = round(np.sqrt(len(points)))
         pts = m.points.reshape(n, n, 3) + np.array([0, 0, 0.015 * span], np.float32)
         grid = pv.StructuredGrid(pts[..., 0], pts[..., 1], pts[..., 2])
         grid.points = pts.transpose(1, 0, 2).reshape(-1, 3)
@@ -97,7 +97,7 @@ def update(m: Marks | None, reward: np.ndarray, violates: np.ndarray | None,
     m.flaw_cells = int(flawed.sum())
     m.flaw_max = float(r[flawed].max()) if m.flaw_cells else 0.0
     if m.world.is_terrain:
-        n = int(round(np.sqrt(len(r))))
+        n = round(np.sqrt(len(r)))
         m.line_source["flaw"][:] = flawed.astype(np.float32).reshape(n, n).T.reshape(-1)
         m.line_source.Modified()
     else:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PyQt6.QtCore import QPoint, QRect, Qt
+from PyQt6.QtCore import QPoint, Qt
 from PyQt6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from .conftest import open_window, settle, spurious_cell, to_qt
+from .conftest import settle, spurious_cell, to_qt
 
 pytestmark = pytest.mark.gui
 
