@@ -191,6 +191,34 @@ def build(w) -> dict[str, QAction]:
     return self.act
 
 
+def update(self) -> None:
+    """Enable what can be done now, and say what undo and redo would do."""
+    s, busy = self.session, self.jobs.busy
+    ready = s.ready and self.is_ready
+    self.act["undo"].setText(s.undo_text())
+    self.act["undo"].setEnabled(s.can_undo())
+    self.act["redo"].setText(s.redo_text())
+    self.act["redo"].setEnabled(s.can_redo())
+    self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
+    for k in ("refine", "save_artifact", "audit"):
+        self.act[k].setEnabled(ready and not busy)
+    for k in ("train", "open_world", "open_artifact", "new_session", "open_session"):
+        self.act[k].setEnabled(not busy)
+    self.world_combo.setEnabled(not busy)
+    self.act["stop"].setEnabled(busy)
+    has_before = ready and s.reference_version is not None
+    self.act["show_before"].setEnabled(has_before)
+    self.act["show_difference"].setEnabled(has_before)
+    self.refine_panel.set_busy(busy or not ready)
+    t = s.triage
+    accepted = t.counts()["accepted_findings"] if t is not None else 0
+    self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
+    for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
+        self.act[k].setEnabled(t is not None and bool(t.findings) and not busy)
+    self.findings_panel.set_busy(busy, ready)
+    self.history_panel.set_busy(busy or not ready)
+
+
 def sync_world_combo(self) -> None:
     """The world picker lists the built-in worlds and the open world file."""
     self.world_combo.blockSignals(True)

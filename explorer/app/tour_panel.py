@@ -19,21 +19,15 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (
-    QApplication,
-    QDockWidget,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PyQt6.QtWidgets import QApplication, QDockWidget, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from explorer.tour import Tour, TourRun, resolve
 from explorer.tour import text as tour_text
 from explorer.tour.policy import compare as compare_policies
 
-HIGHLIGHT = "#ff7f0e"
+from .tour_targets import grab_window, target as _target
+
+HIGHLIGHT = "#ff7f0e"          # the orange outline of the control a step is about
 SETTLE_MS = 700            # autoplay: let the last frames and a camera flight finish
 
 
@@ -160,7 +154,7 @@ class TourPanel(QDockWidget):
         """Run the step's actions: a job goes to the window's worker; the step goes on
         when that job's result is in (``_on_job_succeeded``)."""
         try:
-            job = self._gen.send(outcome) if outcome is not None else next(self._gen)
+            job = self._gen.send(outcome)          # the first call sends None: a fresh generator
         except StopIteration:
             self._gen = None
             self._show_step()
@@ -184,7 +178,7 @@ class TourPanel(QDockWidget):
     def _on_job_succeeded(self, kind: str, outcome) -> None:
         if self._gen is not None and kind == getattr(self, "_job_pending", None):
             self._job_pending = None
-            QTimer.singleShot(0, lambda: self._advance(outcome if outcome is not None else _Done()))
+            QTimer.singleShot(0, lambda: self._advance(outcome))
 
     def _on_job_failed(self, kind: str, exc) -> None:
         if self._gen is not None and kind == getattr(self, "_job_pending", None):
@@ -400,35 +394,3 @@ class TourPanel(QDockWidget):
             pass
         if self.w.tour is self:
             self.w.tour = None
-
-
-class _Done:
-    message = "done"
-    version = None
-
-
-def _target(w, key: str):
-    """(widget, side-panel tab or None) a highlight key names."""
-    fp, hp, rp = w.findings_panel, w.history_panel, w.refine_panel
-    bar = getattr(w, "toolbars", {})
-    table = {
-        "view": (w.view, None), "legend": (w.view, None), "headline": (w.headline, None),
-        "world": (w.world_combo, None),
-        "train": (bar["world"].widgetForAction(w.act["train"]) if "world" in bar else None, None),
-        "flaw_overlay": (bar["view"].widgetForAction(w.act["flaws"]) if "view" in bar else None, None),
-        "policy": (w.policy_combo, None),
-        "progress": (rp.progress, 0), "flags": (w.flag_panel.table, 0), "refine": (rp.refine_button, 0),
-        "psi": (rp.l_max, 0),
-        "audit": (fp.audit_button, 1), "findings": (fp.tree, 1), "accept": (fp.accept_button, 1),
-        "reject": (fp.reject_button, 1), "apply": (fp.apply_button, 1), "history": (hp.tree, 1),
-        "plot": (w.plot, 1), "readouts": (w.readouts, 1), "check": (w.readouts.labels["check"], 1),
-    }
-    return table.get(key, (None, None))
-
-
-def grab_window(window):
-    """The window as the screen shows it (the 3D view's OpenGL pixels included)."""
-    QApplication.processEvents()
-    screen = window.screen() or QApplication.primaryScreen()
-    geo = window.frameGeometry()
-    return screen.grabWindow(0, geo.x(), geo.y(), geo.width(), geo.height())

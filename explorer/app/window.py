@@ -11,16 +11,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QFrame, QMainWindow, QMessageBox, QScrollArea,
-                             QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QTimer, pyqtSignal
+from PyQt6.QtWidgets import QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 import worlds
 from explorer.refine import RefinementError
 from explorer.session import METHOD_NAMES, Session, Snapshot
 from worlds.errors import InputError
 
-from . import actions
+from . import actions, layout
 from .edit_controls import EditControls
 from .files import APP_NAME, FileActions, refuse
 from .findings_panel import FindingsLayer, FindingsPanel
@@ -30,10 +29,10 @@ from .headline import Headline
 from .history_panel import HistoryPanel
 from .jobs import JobRunner
 from .landscape_layer import LandscapeLayer
+from .launch import fitting_size
 from .panels import FlagPanel, ReadoutPanel, RefinePanel
 from .policy_layer import PolicyLayer
 from .view3d import FRAME_MS, JOB_FRAME_MS, LandscapeView
-from .widgets import ElidedLabel, MessageLog
 
 
 class MainWindow(QMainWindow):
@@ -65,7 +64,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
         self._build_ui()
         self._bind()
-        self.resize(*_fitting_size(1480, 920))
+        self.resize(*fitting_size(1480, 920))
         s = self.session
         if session_dir is not None and (Path(session_dir) / "session.json").exists():
             s.replace_with(Session.open(session_dir))
@@ -98,58 +97,10 @@ class MainWindow(QMainWindow):
         self.findings_panel, self.history_panel, self.plot = FindingsPanel(), HistoryPanel(), FlywheelPlot()
         self.findings_layer = FindingsLayer(self.view, self)
         self.policy = PolicyLayer(self.view, s, busy=lambda: self.jobs.busy, parent=self)
-        refine_tab = QWidget()
-        lay = QVBoxLayout(refine_tab)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.refine_panel)
-        lay.addWidget(self.flag_panel, 1)
-        flywheel_tab = QSplitter(Qt.Orientation.Vertical)
-        flywheel_tab.setChildrenCollapsible(False)
-        flywheel_tab.addWidget(self.findings_panel)
-        flywheel_tab.addWidget(self.history_panel)
-        flywheel_tab.setStretchFactor(0, 3)
-        flywheel_tab.setStretchFactor(1, 2)
-        self.flywheel_splitter = flywheel_tab
-        self.history_panel.layout().insertWidget(2, self.plot)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(refine_tab, "Refine && flags")
-        self.tabs.addTab(flywheel_tab, "Flywheel")
-        self.tabs.setTabToolTip(0, "Refine with your own flags, reshape g_psi")
-        self.tabs.setTabToolTip(1, "Audit, triage the findings, apply them; versions and their metrics")
-        side = QWidget()
-        lay = QVBoxLayout(side)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.tabs, 1)
-        lay.addWidget(self.readouts)
-        # The side panel scrolls rather than pushing the window past a 1280x720 screen
-        # (squeezed below their minimum, Qt's layouts draw widgets over each other).
-        self.side_scroll = QScrollArea()
-        self.side_scroll.setWidgetResizable(True)
-        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.side_scroll.setWidget(side)
-        self.dock = QDockWidget("Explorer", self)
-        self.dock.setObjectName("side")
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.dock.setWidget(self.side_scroll)
-        self.dock.setMinimumWidth(420)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
-        self.log = MessageLog()
-        self.log_dock = QDockWidget("Messages", self)
-        self.log_dock.setObjectName("messages")
-        self.log_dock.setWidget(self.log)
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.log_dock)
-        self.log_dock.hide()
+        layout.build_side(self)
         self.flywheel = FlywheelControls(self)
         actions.build(self)
-        self.status_label = ElidedLabel()
-        self.mode_label = ElidedLabel(stretch=False, min_width=120)
-        self.session_label = ElidedLabel(mode=Qt.TextElideMode.ElideMiddle, stretch=False, min_width=120)
-        self.session_label.setMaximumWidth(260)
-        self.mode_label.setMaximumWidth(300)
-        self.statusBar().addPermanentWidget(self.status_label, 1)
-        self.statusBar().addPermanentWidget(self.session_label)
-        self.statusBar().addPermanentWidget(self.mode_label)
+        layout.build_status_bar(self)
         self._update_mode_label()
         self._status_timer = QTimer(self, singleShot=True)
         self._status_timer.timeout.connect(lambda: self.status_label.setText(self._persistent_status))
@@ -253,32 +204,8 @@ class MainWindow(QMainWindow):
                                    "The first edit stores the session (File > New session... chooses where)")
 
     def _update_actions(self, *_args) -> None:
-        if self._closed:
-            return
-        s, busy = self.session, self.jobs.busy
-        ready = s.ready and self.is_ready
-        self.act["undo"].setText(s.undo_text())
-        self.act["undo"].setEnabled(s.can_undo())
-        self.act["redo"].setText(s.redo_text())
-        self.act["redo"].setEnabled(s.can_redo())
-        self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
-        for k in ("refine", "save_artifact", "audit"):
-            self.act[k].setEnabled(ready and not busy)
-        for k in ("train", "open_world", "open_artifact", "new_session", "open_session"):
-            self.act[k].setEnabled(not busy)
-        self.world_combo.setEnabled(not busy)
-        self.act["stop"].setEnabled(busy)
-        has_before = ready and s.reference_version is not None
-        self.act["show_before"].setEnabled(has_before)
-        self.act["show_difference"].setEnabled(has_before)
-        self.refine_panel.set_busy(busy or not ready)
-        t = s.triage
-        accepted = t.counts()["accepted_findings"] if t is not None else 0
-        self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
-        for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
-            self.act[k].setEnabled(t is not None and bool(t.findings) and not busy)
-        self.findings_panel.set_busy(busy, ready)
-        self.history_panel.set_busy(busy or not ready)
+        if not self._closed:
+            actions.update(self)
 
     def _plot_series(self, *_args) -> None:
         s = self.session
@@ -433,7 +360,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================ closing
     def closeEvent(self, ev) -> None:  # noqa: N802
-        if not self._closed and not self._stop_job_to_close():
+        if not self._closed and not self.files.stop_job_to_close():
             ev.ignore()
             return
         if not self._closed and not self.files.maybe_save("Quit"):
@@ -441,25 +368,6 @@ class MainWindow(QMainWindow):
             return
         self.shutdown()
         ev.accept()
-
-    def _stop_job_to_close(self) -> bool:
-        """A job is running: ask first, then stop it cleanly (its last good state is
-        kept, as Stop does) before anything else is asked. False: keep the window."""
-        if not self.jobs.busy:
-            return True
-        name = METHOD_NAMES.get(self.jobs.kind, self.jobs.kind)
-        if self.ask_on_close:
-            ans = QMessageBox.question(self, "A job is running",
-                                       f"{name.capitalize()} is running. Stop it and quit?",
-                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                                       QMessageBox.StandardButton.Cancel)
-            if ans != QMessageBox.StandardButton.Yes:
-                return False
-        self.status(f"Stopping {name} before closing...")
-        self.jobs.stop()
-        self.jobs.wait(30.0)
-        QApplication.processEvents()          # its result (the last good state) enters the session
-        return True
 
     def shutdown(self) -> None:
         """Stop the job, the timers and the plotter; fold the journal in (idempotent)."""
@@ -476,34 +384,3 @@ class MainWindow(QMainWindow):
             self.tour.shutdown()
         self.view.stop()
         self.view.plotter.close()
-
-
-def _fitting_size(width: int, height: int) -> tuple[int, int]:
-    """The preferred window size, shrunk to the screen's available area."""
-    screen = QApplication.primaryScreen()
-    if screen is None:
-        return width, height
-    avail = screen.availableGeometry()
-    return min(width, avail.width()), min(height, avail.height() - 30)
-
-
-def run(world: str = "cube", artifact: str | None = None, session: str | None = None,
-        presenter: bool = False, splash=None) -> int:
-    """Open the explorer on a world (training its model in the background, or its
-    trained model from the user's cache), an artifact, or a session directory."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName(APP_NAME)
-    try:
-        window = MainWindow(world=world, artifact=artifact, session_dir=session)
-    except (InputError, OSError) as exc:
-        if splash is not None:
-            splash.close()
-        print(f"explorer gui: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        QMessageBox.critical(None, "Cannot open", str(exc))
-        return 2
-    if presenter:
-        window.set_presenter(True)
-    window.show()
-    if splash is not None:
-        splash.finish(window)
-    return app.exec()

@@ -27,7 +27,7 @@ def gui(args) -> int:
               "Headless, use: explorer render --world cube --out cube.png", file=sys.stderr)
         return 2
     splash = _splash()          # shown while torch and VTK load (seconds on a laptop)
-    from explorer.app.window import run
+    from explorer.app.launch import run
     return run(world=args.world or "cube", artifact=args.artifact, session=args.session,
                presenter=getattr(args, "presenter", False), splash=splash)
 
