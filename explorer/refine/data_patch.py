@@ -46,6 +46,7 @@ from explorer.refine.regression import BASIN_CAP
 from explorer.model.reward_model import RewardModel
 
 NEGATIVES_PER_FLAG = 256
+PLATEAU_STEPS = 300       # no flagged state newly below the floor for this long: stop
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class DataDrivenPatch:
         bpts = torch.as_tensor(self.basin_pts)
         ballow = torch.as_tensor(self.basin_allowed)
         floor = self.world.floor
+        best, best_step = None, 0
         for step in range(1, self.total + 1):
             opt.zero_grad()
             l_exp = net.error(exp)
@@ -166,6 +168,17 @@ class DataDrivenPatch:
                 if rep.negatives_above_floor == 0 and rep.basin_cells_over_cap == 0 and rep.step >= 20:
                     self.message = f"all flagged states below the floor {floor:g} after {step} steps"
                     self._good_state = copy.deepcopy(net.state_dict())
+                    yield self._report(step, value, done=True)
+                    break
+                # A plateau: the states still above the floor are ones the basin anchor
+                # holds up (they lie next to the expert's basin). More steps would only
+                # spend time; the result is the same.
+                if best is None or rep.negatives_above_floor < best:
+                    best, best_step = rep.negatives_above_floor, step
+                elif step - best_step >= PLATEAU_STEPS and step < self.total:
+                    self.message = (f"stopped at step {step}: {rep.negatives_above_floor} of {len(self.negatives)} "
+                                    f"flagged states stay above the floor {floor:g} (none went below it for "
+                                    f"{PLATEAU_STEPS} steps; they lie next to the basin the refinement protects)")
                     yield self._report(step, value, done=True)
                     break
         for h in hooks:
