@@ -21,7 +21,7 @@ from explorer.policy.policies import POLICY_NAMES, PolicyReadout, default_policy
 MODES = ("off", "value", "gradient")
 MODE_NAMES = {"off": "policy: off", **{k: f"policy: {v}" for k, v in POLICY_NAMES.items()}}
 OUTCOME_COLOUR = {"goal": "#1a9850", "basin": "#2c7bb6", "spurious": "#d7191c", "elsewhere": "#ff7f00"}
-NAMES = ("policy_path", "policy_start", "policy_end", "policy_ref_path", "policy_ref_end")
+NAMES = ("policy_path", "policy_start", "policy_end", "policy_ref_path", "policy_ref_end", "policy_ref_spurious")
 
 
 def _gradient(model, world, start) -> PolicyReadout:
@@ -45,15 +45,19 @@ class PolicyLayer(QObject):
         self._stale = False
         self.scale = 1.0                  # presenter mode: a thicker path
         self.reference: PolicyReadout | None = None    # a second path (a tour's "before")
+        self.reference_spurious: np.ndarray | None = None
 
     def set_scale(self, scale: float) -> None:
         self.scale = scale
         self.redraw()
 
-    def show_readouts(self, current: PolicyReadout | None, reference: PolicyReadout | None) -> None:
-        """Draw given rollouts (a tour's policy before and after) until the next update."""
+    def show_readouts(self, current: PolicyReadout | None, reference: PolicyReadout | None,
+                      spurious: np.ndarray | None = None) -> None:
+        """Draw given rollouts (a tour's policy before and after) until the next update;
+        ``spurious``: the reference path's states that collected spurious reward (red dots)."""
         self._token += 1
         self.reference = reference
+        self.reference_spurious = spurious
         self._show(current)
 
     def show_reference(self, readout: PolicyReadout | None) -> None:
@@ -75,6 +79,7 @@ class PolicyLayer(QObject):
         """Roll the policy out again on the session's current model (call after every change)."""
         self._token += 1
         self.reference = None                 # a rollout of another version no longer applies
+        self.reference_spurious = None
         s = self.session
         if self.mode == "off" or not s.ready:
             self._show(None)
@@ -143,6 +148,11 @@ class PolicyLayer(QObject):
             plotter.add_mesh(pv.PolyData(path[-1:]), color=colour, point_size=16 * k, opacity=0.55,
                              render_points_as_spheres=True, pickable=False, name="policy_ref_end",
                              reset_camera=False, render=False)
+            mask = self.reference_spurious
+            if mask is not None and len(mask) == len(path) and mask.any():
+                plotter.add_mesh(pv.PolyData(path[mask]), color="#e31a1c", point_size=13 * k,
+                                 render_points_as_spheres=True, pickable=False, name="policy_ref_spurious",
+                                 reset_camera=False, render=False)
         r = self.readout
         if r is None:
             self.view.request_render()

@@ -272,7 +272,7 @@ class TourPanel(QDockWidget):
             combo.setCurrentIndex(combo.findData(pair.kind))
             combo.blockSignals(False)
             w.policy.mode = pair.kind
-            w.policy.show_readouts(pair.after, pair.before)
+            w.policy.show_readouts(pair.after, pair.before, pair.before_spurious)
         return pair
 
     def _camera(self, camera: str) -> None:

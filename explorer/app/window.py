@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         if session_dir is not None and s.root is None:
             s.autosave_dir = Path(session_dir)     # a new directory: the first edit creates it there
         self._update_title()
+        self._update_actions()                 # nothing to audit or apply before a model exists
 
     # ================================================================ building
     def _build_ui(self) -> None:

@@ -19,8 +19,16 @@ class PolicyPair:
     after_version: int
     before: PolicyReadout
     after: PolicyReadout
-    before_spurious_steps: int        # path states breaking a norm with reward above the floor
-    after_spurious_steps: int
+    before_spurious: np.ndarray       # per path state: breaks a norm with reward above the floor
+    after_spurious: np.ndarray
+
+    @property
+    def before_spurious_steps(self) -> int:
+        return int(self.before_spurious.sum())
+
+    @property
+    def after_spurious_steps(self) -> int:
+        return int(self.after_spurious.sum())
 
     def describe(self, which: str) -> str:
         r = self.before if which == "before" else self.after
@@ -62,10 +70,11 @@ def compare(session, before_version: int | None = None, kind: str = "value") -> 
     start = s.land.points[chosen].astype(float)
     after = run_policy(kind, s.model, s.world, s.land if kind == "value" else None, start)
     return PolicyPair(kind, start, before_version, s.current, before, after,
-                      _spurious_steps(land_before, before), _spurious_steps(s.land, after))
+                      spurious_states(land_before, before), spurious_states(s.land, after))
 
 
-def _spurious_steps(land, readout: PolicyReadout) -> int:
+def spurious_states(land, readout: PolicyReadout) -> np.ndarray:
+    """Which states of a rollout collect spurious reward (break a norm, reward above the floor)."""
     path = np.asarray(readout.rollout.path, np.float32)
     served = np.asarray(readout.rollout.rewards, np.float32)
-    return int(((served > land.world.floor) & land.world.violates(path)).sum())
+    return (served > land.world.floor) & np.asarray(land.world.violates(path), bool)
