@@ -102,6 +102,10 @@ def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
         mesh.set_active_scalars("reward")            # what tests and readers see; colours use "shown"
         actor.mapper.SetScalarModeToUsePointFieldData()
         actor.mapper.SelectColorArray("shown")
+        # Between a flawed cell (red part of the table) and its neighbour (viridis part),
+        # interpolating the value would pass through the table's unused middle (white
+        # seams); interpolating the colours blends them.
+        actor.mapper.SetInterpolateScalarsBeforeMapping(False)
         for bar_actor in plotter.scalar_bars.values():
             bar_actor.SetDrawBelowRangeSwatch(False)   # hidden cells need no legend swatch
     bar_actor = side = None
