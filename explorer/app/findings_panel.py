@@ -23,6 +23,11 @@ from .help import shortcut
 DECISION_TEXT = {PENDING: "pending", ACCEPTED: "accepted", REJECTED: "fine (rejected)"}
 
 
+def _n(count: int, noun: str) -> str:
+    """'1 region', '2 regions', '5,169 flawed cells'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _centre(c) -> str:
     return "(" + ", ".join(f"{v:+.2f}" for v in c) + ")"
 
@@ -173,9 +178,9 @@ class FindingsPanel(QGroupBox):
             took = f", {seconds:.2f} s" if seconds is not None else ""
             hidden = f"; {c['hidden']} hidden (reviewed fine earlier)" if c["hidden"] else ""
             self.summary.setText(
-                f"Audit of v{triage.version} ({rep.mode}{took}): {c['findings']} findings, "
-                f"{c['regions']} regions, {rep.verified} flawed cells{hidden}; accepted {c['accepted']}, "
-                f"rejected {c['rejected']}.{stale}")
+                f"Audit of v{triage.version} ({rep.mode}{took}): {_n(c['findings'], 'finding')}, "
+                f"{_n(c['regions'], 'region')}, {_n(rep.verified, 'flawed cell')}{hidden}; accepted "
+                f"{c['accepted']}, rejected {c['rejected']}.{stale}")
             bold = QFont()
             bold.setBold(True)
             for i, r in enumerate(triage.regions, start=1):

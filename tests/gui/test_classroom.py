@@ -159,3 +159,13 @@ def test_closing_during_a_job_asks_first_and_stops_the_job(qtbot, window, monkey
     window.close()
     assert not window.isVisible() and window._closed
     assert thread is None or not thread.is_alive()
+
+
+def test_a_finding_reads_with_a_reward_that_is_above_the_floor_and_counts_agree():
+    from explorer.app.findings_panel import _n, reason_text
+
+    class F:
+        reason = "reward 0.05 > floor 0.05; distance 1.39 > boundary 0.34"
+    assert reason_text(F, 0.0503).startswith("reward 0.0503 > floor 0.05; distance 1.39")
+    assert reason_text(F, None) == F.reason
+    assert _n(1, "region") == "1 region" and _n(5169, "flawed cell") == "5,169 flawed cells"
