@@ -47,8 +47,8 @@ def headline_text(session, training: str = "", short: bool = False) -> str:
     chk = s.last_check
     if chk is not None and s.versions.entry(s.version).kind != "trained":
         kept = "kept" if chk.get("passed") else "NOT kept"
-        parts.append(f"check: basin {kept} {chk['basin_retention']:.0%}" if short else
-                     f"last check: basin {kept} ({chk['basin_retention']:.0%} of its reward)")
+        parts.append(f"check: basin {kept} {chk['basin_retention']:.1%}" if short else
+                     f"last check: basin {kept} ({chk['basin_retention']:.1%} of its reward)")
     if s.flags:
         parts.append(f"{len(s.flags)} flag{'s' if len(s.flags) != 1 else ''}")
     return " · ".join(parts)

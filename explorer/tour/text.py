@@ -21,8 +21,8 @@ PLACEHOLDERS = {
     "flaw_max": "the highest reward on such a cell, now",
     "strong_flaws": "cells breaking a norm with reward of 0.5 or more",
     "basin": "cells of the expert's basin, now",
-    "regions": "regions the last audit found",
-    "findings": "findings of the last audit",
+    "regions": "regions the last audit found, with the noun ('1 region', '3 regions')",
+    "findings": "findings of the last audit, with the noun ('108 findings')",
     "accepted": "regions accepted",
     "rejected": "regions rejected (reviewed, fine)",
     "flaws_before": "flaws before the last refinement",
@@ -64,18 +64,22 @@ def values(session, run=None, pair=None) -> dict:
     t = s.triage
     if t is not None:
         c = t.counts()
-        out.update(regions=f"{c['regions']}", findings=f"{c['findings']}", accepted=f"{c['accepted']}",
-                   rejected=f"{c['rejected']}")
+        out.update(regions=_n(c["regions"], "region"), findings=_n(c["findings"], "finding"),
+                   accepted=f"{c['accepted']}", rejected=f"{c['rejected']}")
     chk = s.last_check
     if chk is not None:
         out.update(flaws_before=f"{chk['flaws_before']:,}", flaws_after=f"{chk['flaws_after']:,}",
-                   retention=f"{chk['basin_retention']:.0%}", check="passed" if chk["passed"] else "FAILED")
+                   retention=f"{chk['basin_retention']:.1%}", check="passed" if chk["passed"] else "FAILED")
     if pair is not None:
         out.update(policy_before=pair.describe("before"), policy_after=pair.describe("after"))
     if run is not None and run.index in run.results:
         notes = run.results[run.index].notes
         out["notes"] = "; ".join(notes) if notes else "-"
     return out
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def fill(text: str, session, run=None, pair=None) -> str:

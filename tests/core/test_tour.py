@@ -70,7 +70,7 @@ def test_a_tour_runs_as_session_calls_and_back_undoes_exactly_what_a_step_did(cu
     from explorer.session import Session
     tour = parse({"format": "explorer-tour", "schema_version": 1, "title": "flywheel", "world": "cube",
                   "steps": [{"title": "world", "text": "The world.", "highlight": "view"},
-                            {"title": "audit", "text": "{regions} regions.", "highlight": "findings",
+                            {"title": "audit", "text": "{regions}.", "highlight": "findings",
                              "do": ["audit"]},
                             {"title": "triage", "text": "{notes}.", "highlight": "accept",
                              "do": ["accept:1", "reject:last", "reject:9"]},

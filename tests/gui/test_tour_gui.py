@@ -16,7 +16,7 @@ pytestmark = pytest.mark.gui
 SHORT = {"format": "explorer-tour", "schema_version": 1, "title": "Short flywheel", "world": "cube",
          "steps": [{"title": "The world", "text": "{expert_samples} expert samples.", "highlight": "view",
                     "overlays": {"flaws": True}},
-                   {"title": "Audit", "text": "{findings} findings in {regions} regions.",
+                   {"title": "Audit", "text": "{findings} in {regions}.",
                     "highlight": "findings", "do": ["audit"], "tab": "flywheel"},
                    {"title": "Accept", "text": "{notes}.", "highlight": "accept", "do": ["accept:1"]},
                    {"title": "Apply", "text": "Flaws {flaws_before} -> {flaws_after}, check {check}.",
