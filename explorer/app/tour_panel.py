@@ -230,7 +230,8 @@ class TourPanel(QDockWidget):
         said = "notes" in tour_text.names_in(step.text)            # the text tells it already
         self.notes.setText("Working..." if before_actions and step.do else
                            ("" if notes == "-" or said else f"Done: {notes}"))
-        self.notes.setVisible(bool(self.notes.text()))
+        # presenter mode: the status bar says it already; the room goes to the view
+        self.notes.setVisible(bool(self.notes.text()) and not w.presenter)
         self._highlight(step.highlight)
         self._update_buttons()
 

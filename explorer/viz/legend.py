@@ -123,7 +123,23 @@ def layout(legend: Legend, width_px: int, height_px: int) -> None:
     legend.renderer.SetViewport(1.0 - strip, 0.0, 1.0, 1.0)
     # Title at the top, the bar under it, the note and the marks at the bottom, in
     # fractions of the strip, from pixel sizes so the text never overlaps the bar.
-    title_px, label_px = FONT[legend.presenter]
+    # A short strip (a large font in a small view) drops the marks, then takes the
+    # smaller font, before it lets the bar shrink below a third of the strip.
+    for presenter_font, with_marks in ((legend.presenter, True), (legend.presenter, False), (False, False)):
+        bar = _place(legend, height_px, FONT[presenter_font], with_marks)
+        if bar >= 0.33:
+            break
+    title_px, label_px = FONT[presenter_font]
+    legend.title.GetTextProperty().SetFontSize(title_px)
+    legend.note.GetTextProperty().SetFontSize(label_px)
+    legend.marks.GetTextProperty().SetFontSize(max(label_px - 2, 11))
+    legend.bar.GetLabelTextProperty().SetFontSize(label_px)
+    legend.marks.SetVisibility(with_marks)
+
+
+def _place(legend: Legend, height_px: int, fonts: tuple[int, int], with_marks: bool) -> float:
+    """Position the parts for these font sizes; returns the bar's share of the height."""
+    title_px, label_px = fonts
     marks_px = max(label_px - 2, 11)
 
     def lines(actor) -> int:
@@ -131,16 +147,18 @@ def layout(legend: Legend, width_px: int, height_px: int) -> None:
         return text.count("\n") + 1 if text else 0
     title_h = 1.25 * title_px * lines(legend.title) / height_px
     note_h = 1.3 * label_px * lines(legend.note) / height_px
-    marks_h = 1.3 * marks_px * lines(legend.marks) / height_px
+    marks_h = 1.3 * marks_px * lines(legend.marks) / height_px if with_marks else 0.0
     top = 0.97
     legend.title.SetPosition(0.5, top)
     bar_top = top - title_h - 0.02
     gap = 0.6 * label_px / height_px
     bar_bottom = max(0.03 + note_h + marks_h + 2 * gap, 0.2)
+    height = max(0.08, bar_top - bar_bottom)
     legend.bar.SetPosition(0.12, bar_bottom)
-    legend.bar.SetPosition2(0.8, max(0.08, bar_top - bar_bottom))
+    legend.bar.SetPosition2(0.8, height)
     legend.note.SetPosition(0.5, bar_bottom - gap)
     legend.marks.SetPosition(0.06, bar_bottom - 2 * gap - note_h)
+    return height
 
 
 def remove(plotter) -> None:
