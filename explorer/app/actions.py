@@ -16,11 +16,18 @@ import worlds
 from . import help as help_text
 from .policy_layer import MODE_NAMES, MODES
 
-OVERLAYS = (("expert", "Expert samples and route"), ("goals", "Goals"), ("hazards", "Hazards"),
+OVERLAYS = (("flaws", "&Flaw overlay: where the reward breaks a norm"),
+            ("ghosts", "Cells pushed below the floor (&ghosted)"),
+            ("expert", "Expert samples and route"), ("goals", "Goals"), ("hazards", "Hazards"),
             ("boundary", "Norm boundary (distance B from the support)"),
-            ("slice", "Slice plane through the volume (PgUp/PgDn move it)"),
+            ("slice", "Slice plane through the volume (PgUp/PgDn move it; flags land on it)"),
             ("iso", "Isosurface at reward 0.5 (volume worlds)"))
-OFF_BY_DEFAULT = {"slice", "iso"}
+OFF_BY_DEFAULT = {"slice", "iso", "flaws"}
+# Short texts for the toolbars (the menus keep the long ones): a 1280-pixel screen
+# shows every toolbar button instead of hiding half of them behind the overflow arrow.
+TOOLBAR_TEXT = {"screenshot": "Screenshot", "reverse": "Reverse", "apply_accepted": "Apply accepted",
+                "show_difference": "Diff", "reset_camera": "Reset view", "top_view": "Top",
+                "train": "Train"}
 
 
 def _action(w, key: str, text: str, slot=None, checkable: bool = False, checked: bool = False) -> QAction:
@@ -79,6 +86,11 @@ def build(w) -> dict[str, QAction]:
         "new_session": a("new_session", "&New session...", self.files.new_session_dialog),
         "open_session": a("open_session", "Open sessio&n...", self.files.open_session_dialog),
         "policy_cycle": a("policy_cycle", "Next &policy", lambda: self.edits.cycle_policy()),
+        "presenter": a("presenter", "&Presenter mode", lambda on: self.set_presenter(on), checkable=True),
+        "side_panel": a("side_panel", "Side &panel", lambda on: self.dock.setVisible(on), checkable=True,
+                        checked=True),
+        "message_log": a("message_log", "&Message log", lambda on: self.log_dock.setVisible(on), checkable=True),
+        "tour": a("tour", "&Tour the Flywheel...", lambda: self.open_tour()),
         "shortcuts": a("", "&Keyboard shortcuts", self.files.show_shortcuts),
         "about": a("", "&About", self.files.show_about),
     }
@@ -89,9 +101,20 @@ def build(w) -> dict[str, QAction]:
     self.overlay_actions = {}
     for key, text in OVERLAYS:
         act = QAction(text, self, checkable=True, checked=key not in OFF_BY_DEFAULT)
-        act.setToolTip(f"Show or hide: {text.lower()}")
+        seq = help_text.shortcut(key)
+        if seq:
+            act.setShortcut(QKeySequence(seq))
+            self.addAction(act)
+        act.setToolTip(f"Show or hide: {text.replace('&', '').lower()}" + (f" ({seq})" if seq else ""))
         act.toggled.connect(lambda on, k=key: self.view.set_overlay(k, on))
         self.overlay_actions[key] = act
+    self.act["flaws"] = self.overlay_actions["flaws"]
+    self.dock.visibilityChanged.connect(lambda shown: self.act["side_panel"].setChecked(shown)
+                                        if not self._closed else None)
+    self.log_dock.visibilityChanged.connect(lambda shown: self.act["message_log"].setChecked(shown)
+                                            if not self._closed else None)
+    for key, text in TOOLBAR_TEXT.items():
+        self.act[key].setIconText(text)
     for seq, step in (("PgUp", 1), ("PgDown", -1)):
         mv = QAction(self)
         mv.setShortcut(QKeySequence(seq))
@@ -113,6 +136,9 @@ def build(w) -> dict[str, QAction]:
         m.addAction(act)
     m.addSeparator()
     m.addAction(self.act["policy_cycle"])
+    m.addSeparator()
+    for k in ("presenter", "side_panel", "message_log"):
+        m.addAction(self.act[k])
     m = mb.addMenu("&Model")
     for k in ("train", "refine", "stop", None, "audit", "next_finding", "prev_finding", "accept_finding",
               "reject_finding", "apply_accepted"):
@@ -120,11 +146,15 @@ def build(w) -> dict[str, QAction]:
     from .lessons import add_lessons_menu
     add_lessons_menu(self, mb)          # Lessons > Alignment collapse..., ...
     m = mb.addMenu("&Help")
+    m.addAction(self.act["tour"])
+    m.addSeparator()
     m.addAction(self.act["shortcuts"])
     m.addAction(self.act["about"])
+    self.toolbars = {}
     tb = QToolBar("World")
     tb.setObjectName("world")
     self.addToolBar(tb)
+    self.toolbars["world"] = tb
     self.world_combo = QComboBox()
     self.world_combo.setToolTip("Built-in worlds (and world files you opened); picking one "
                                 "trains a reward model for it")
@@ -137,12 +167,15 @@ def build(w) -> dict[str, QAction]:
     tb = QToolBar("View")
     tb.setObjectName("view")
     self.addToolBar(tb)
-    for k in ("flag_tool", None, "reset_camera", "top_view", "screenshot", None, "show_after",
+    self.toolbars["view"] = tb
+    self.act["flaws"].setIconText("Flaws")
+    for k in ("flag_tool", "flaws", None, "reset_camera", "top_view", "screenshot", None, "show_after",
               "show_before", "show_difference", "reverse"):
         tb.addSeparator() if k is None else tb.addAction(self.act[k])
     tb = QToolBar("Flywheel")
     tb.setObjectName("flywheel")
     self.addToolBar(tb)
+    self.toolbars["flywheel"] = tb
     tb.addAction(self.act["audit"])
     tb.addAction(self.act["apply_accepted"])
     tb.addSeparator()
@@ -156,6 +189,34 @@ def build(w) -> dict[str, QAction]:
     tb.addWidget(self.policy_combo)
     sync_world_combo(self)
     return self.act
+
+
+def update(self) -> None:
+    """Enable what can be done now, and say what undo and redo would do."""
+    s, busy = self.session, self.jobs.busy
+    ready = s.ready and self.is_ready
+    self.act["undo"].setText(s.undo_text())
+    self.act["undo"].setEnabled(s.can_undo())
+    self.act["redo"].setText(s.redo_text())
+    self.act["redo"].setEnabled(s.can_redo())
+    self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
+    for k in ("refine", "save_artifact", "audit"):
+        self.act[k].setEnabled(ready and not busy)
+    for k in ("train", "open_world", "open_artifact", "new_session", "open_session"):
+        self.act[k].setEnabled(not busy)
+    self.world_combo.setEnabled(not busy)
+    self.act["stop"].setEnabled(busy)
+    has_before = ready and s.reference_version is not None
+    self.act["show_before"].setEnabled(has_before)
+    self.act["show_difference"].setEnabled(has_before)
+    self.refine_panel.set_busy(busy or not ready)
+    t = s.triage
+    accepted = t.counts()["accepted_findings"] if t is not None else 0
+    self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
+    for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
+        self.act[k].setEnabled(t is not None and bool(t.findings) and not busy)
+    self.findings_panel.set_busy(busy, ready)
+    self.history_panel.set_busy(busy or not ready)
 
 
 def sync_world_combo(self) -> None:

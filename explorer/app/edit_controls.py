@@ -24,6 +24,8 @@ class EditControls:
         window.flag_panel.radiusCommitted.connect(
             lambda fid, r: window._try("resize", lambda: self.s.resize_flag(fid, r)))
         window.refine_panel.psiMoved.connect(self._on_psi_moved)
+        window.refine_panel.auto.toggled.connect(lambda on: window.status(
+            "Auto-refine ON: every new flag starts a refinement at once" if on else "Auto-refine off"))
         window.refine_panel.psiReleased.connect(self.commit_psi)
 
     @property

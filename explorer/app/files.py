@@ -9,9 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-from PyQt6.QtWidgets import QFileDialog, QMessageBox
+from PyQt6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from explorer.session import Session
+from explorer.session import METHOD_NAMES, Session
 from worlds.errors import InputError
 
 from . import help as help_text
@@ -167,6 +167,25 @@ class FileActions:
             return False
         self.session.replace_with(other)
         self.w.status(f"Opened session {root}: {len(other.versions)} versions, current v{other.current}")
+        return True
+
+    def stop_job_to_close(self) -> bool:
+        """A job is running: ask first, then stop it cleanly (its last good state is
+        kept, as Stop does) before anything else is asked. False: keep the window."""
+        if not self.w.jobs.busy:
+            return True
+        name = METHOD_NAMES.get(self.w.jobs.kind, self.w.jobs.kind)
+        if self.w.ask_on_close:
+            ans = QMessageBox.question(self.w, "A job is running",
+                                       f"{name.capitalize()} is running. Stop it and quit?",
+                                       QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                                       QMessageBox.StandardButton.Cancel)
+            if ans != QMessageBox.StandardButton.Yes:
+                return False
+        self.w.status(f"Stopping {name} before closing...")
+        self.w.jobs.stop()
+        self.w.jobs.wait(30.0)
+        QApplication.processEvents()          # its result (the last good state) enters the session
         return True
 
     def maybe_save(self, doing: str) -> bool:

@@ -6,26 +6,47 @@ person asked for; the window forwards it to the session, which owns the rules.
 """
 from __future__ import annotations
 
-import time
+import re
 
 import numpy as np
-from PyQt6.QtCore import QEvent, QObject, Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
                              QHeaderView, QLabel, QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout,
                              QWidget)
 
 from explorer.flywheel.triage import ACCEPTED, PENDING, RANKING_NAMES, RANKINGS, REJECTED
-from explorer.viz.scene import flags_mesh
 
+from .findings_layer import DECISION_COLOUR, FindingsLayer  # noqa: F401 -- the window imports both here
 from .help import shortcut
 
 DECISION_TEXT = {PENDING: "pending", ACCEPTED: "accepted", REJECTED: "fine (rejected)"}
-DECISION_COLOUR = {PENDING: "#d7191c", ACCEPTED: "#7b3294", REJECTED: "#8c8c8c"}
+
+
+def _n(count: int, noun: str) -> str:
+    """'1 region', '2 regions', '5,169 flawed cells'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _centre(c) -> str:
     return "(" + ", ".join(f"{v:+.2f}" for v in c) + ")"
+
+
+_REWARD_CLAUSE = re.compile(r"^reward [0-9.eE+-]+ > floor ([0-9.eE+-]+); ")
+
+
+def reason_text(f, reward: float | None = None) -> str:
+    """The verifier's evidence, with the reward at the finding written precisely
+    enough to be above the floor (the audit rounds to 2 decimals, which read
+    "reward 0.05 > floor 0.05" for a cell at 0.0503)."""
+    m = _REWARD_CLAUSE.match(f.reason)
+    if m is None or reward is None:
+        return f.reason
+    floor = float(m.group(1))
+    digits = 2
+    while digits < 6 and round(reward, digits) <= floor:
+        digits += 1
+    return f"reward {reward:.{digits}f} > floor {floor:g}; " + f.reason[m.end():]
 
 
 class FindingsPanel(QGroupBox):
@@ -120,9 +141,19 @@ class FindingsPanel(QGroupBox):
         self._clusters: list[int] = []
         self._triage = None
         self._busy = False
+        self.reward_of = lambda _f: None          # the reward at a finding (set by bind)
         self.show_triage(None)
 
     def bind(self, session) -> None:
+        def reward_of(f) -> float | None:
+            t = session.triage
+            if t is None or not session.ready or t.version not in session.versions:
+                return None
+            r = session.reward() if t.version == session.current else session.versions.reward(t.version, session.land)
+            pts = session.land.points
+            return float(r[int(np.argmin(np.sum((pts - np.asarray(f.center, np.float32)) ** 2, axis=1)))])
+        self.reward_of = reward_of
+
         def refresh(*_args) -> None:
             t = session.triage
             self.show_triage(t, session.current, t.report.seconds if t is not None else None)
@@ -147,21 +178,21 @@ class FindingsPanel(QGroupBox):
             took = f", {seconds:.2f} s" if seconds is not None else ""
             hidden = f"; {c['hidden']} hidden (reviewed fine earlier)" if c["hidden"] else ""
             self.summary.setText(
-                f"Audit of v{triage.version} ({rep.mode}{took}): {c['findings']} findings, "
-                f"{c['regions']} regions, {rep.verified} flawed cells{hidden}; accepted {c['accepted']}, "
-                f"rejected {c['rejected']}.{stale}")
+                f"Audit of v{triage.version} ({rep.mode}{took}): {_n(c['findings'], 'finding')}, "
+                f"{_n(c['regions'], 'region')}, {_n(rep.verified, 'flawed cell')}{hidden}; accepted "
+                f"{c['accepted']}, rejected {c['rejected']}.{stale}")
             bold = QFont()
             bold.setBold(True)
             for i, r in enumerate(triage.regions, start=1):
                 f = r.representative
                 item = QTreeWidgetItem([str(i), DECISION_TEXT[r.decision], f"{r.radius:.3f}", str(r.cells),
-                                        f"{_centre(f.center)} {f.reason}"])
+                                        f"{_centre(f.center)} {reason_text(f, self.reward_of(f))}"])
                 item.setData(0, Qt.ItemDataRole.UserRole, r.cluster)
                 item.setForeground(1, QBrush(QColor(DECISION_COLOUR[r.decision])))
                 item.setFont(0, bold)
                 item.setToolTip(4, f"region {i}: {len(r.members)} findings, {r.cells} cells\n"
                                    f"representative #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
-                                   f"priority {f.priority:.2f}\n{f.reason}")
+                                   f"priority {f.priority:.2f}\n{reason_text(f, self.reward_of(f))}")
                 if len(r.members) > 1:
                     for m in r.scaled_members():
                         child = QTreeWidgetItem([f"#{m.id}", "", f"{m.radius:.3f}", str(m.cells),
@@ -244,7 +275,7 @@ class FindingsPanel(QGroupBox):
             self.detail.setText(f"<b>Region {t.number(cluster)}</b> "
                                 f"({len(region.members)} finding{'s' if len(region.members) != 1 else ''}, "
                                 f"{region.cells} cells): #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
-                                f"{f.kind}. {f.reason}")
+                                f"{f.kind}. {reason_text(f, self.reward_of(f))}")
         else:
             self.detail.setText("Select a region to fly there; Accept, Reject or adjust its radius."
                                 if t is not None and self._clusters else "")
@@ -270,122 +301,3 @@ class FindingsPanel(QGroupBox):
     def _on_radius(self) -> None:
         if self.radius.isEnabled():
             self._commit_radius()
-
-
-class FindingsLayer(QObject):
-    """Numbered labels (unpickable, always on top) and rings for the regions in the
-    3D view, coloured by decision; and a short camera flight to a region."""
-    FLY_MS = 300
-
-    def __init__(self, view, parent: QObject | None = None):
-        super().__init__(parent)
-        self.view = view
-        self.triage = None
-        self.selected: int | None = None
-        self._fly = QTimer(self)
-        self._fly.setInterval(30)
-        self._fly.timeout.connect(self._fly_step)
-        self._fly_from = self._fly_to = None
-        self._fly_t0 = 0.0
-        self._names: list[str] = []
-        view.plotter.installEventFilter(self)
-
-    def bind(self, session, panel: "FindingsPanel") -> None:
-        def refresh(*_args) -> None:
-            self.show(session.triage, panel.selected_cluster())
-        session.events.triage.connect(refresh)
-        session.events.reset.connect(refresh)
-
-    @property
-    def flying(self) -> bool:
-        return self._fly.isActive()
-
-    def show(self, triage, selected: int | None = None) -> None:
-        self.triage = triage
-        self.selected = selected
-        self.redraw()
-
-    def clear(self) -> None:
-        self.show(None)
-
-    def redraw(self) -> None:
-        """Draw again (also after the view rebuilt its scene)."""
-        plotter = self.view.plotter
-        for name in self._names:
-            plotter.remove_actor(name, render=False)
-        self._names = []
-        world = self.view.world
-        if self.triage is None or world is None:
-            self.view.request_render()
-            return
-        span = float(np.max(world.bounds_max - world.bounds_min))
-        for decision, colour in DECISION_COLOUR.items():
-            regions = [r for r in self.triage.regions if r.decision == decision]
-            if not regions:
-                continue
-            rings = flags_mesh(world, [_Ball(r.representative.center, r.radius) for r in regions])
-            name = f"finding_rings_{decision}"
-            plotter.add_mesh(rings, color=colour, line_width=4 if decision != REJECTED else 2,
-                             pickable=False, name=name, reset_camera=False, render=False)
-            self._names.append(name)
-            pts = np.array([r.representative.center for r in regions], float)
-            if world.is_terrain:
-                pts[:, 2] += 0.04 * span
-            labels = [str(self.triage.number(r.cluster)) for r in regions]
-            name = f"finding_labels_{decision}"
-            plotter.add_point_labels(pts, labels, font_size=16, text_color="white", shape_color=colour,
-                                     shape_opacity=0.9, point_color=colour, point_size=8,
-                                     always_visible=True, pickable=False, name=name, reset_camera=False,
-                                     render=False)
-            self._names += [f"{name}-points", f"{name}-labels"]     # pyvista names the two parts
-        if self.selected is not None:
-            try:
-                r = self.triage.region(self.selected)
-            except KeyError:
-                r = None
-            if r is not None:
-                ring = flags_mesh(world, [_Ball(r.representative.center, r.radius * 1.08)])
-                plotter.add_mesh(ring, color="#111111", line_width=6, pickable=False,
-                                 name="finding_selected", reset_camera=False, render=False)
-                self._names.append("finding_selected")
-        self.view.request_render()
-
-    def fly_to(self, point) -> None:
-        """Move the camera's focal point to ``point`` over FLY_MS (orientation and
-        distance kept); any mouse press or wheel in the view, or a camera reset, ends it."""
-        cam = self.view.plotter.camera
-        self._fly_from = (np.array(cam.focal_point, float), np.array(cam.position, float))
-        self._fly_to = np.asarray(point, float)
-        self._fly_t0 = time.perf_counter()
-        self._fly.start()
-        self._fly_step()
-
-    def _fly_step(self) -> None:
-        t = min(1.0, (time.perf_counter() - self._fly_t0) * 1000 / self.FLY_MS)
-        e = t * t * (3 - 2 * t)                      # ease in and out
-        focal0, pos0 = self._fly_from
-        shift = (self._fly_to - focal0) * e
-        cam = self.view.plotter.camera
-        cam.focal_point = tuple(focal0 + shift)
-        cam.position = tuple(pos0 + shift)
-        self.view.plotter.renderer.ResetCameraClippingRange()
-        self.view.request_render()
-        if t >= 1.0:
-            self._fly.stop()
-
-    def eventFilter(self, obj, ev) -> bool:  # noqa: N802
-        if self._fly.isActive() and ev.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.Wheel):
-            self._fly.stop()                          # the person takes the camera
-        return False
-
-    def stop(self) -> None:
-        self._fly.stop()
-
-
-class _Ball:
-    """What ``flags_mesh`` needs of a flag: a centre and a radius."""
-    __slots__ = ("center", "radius")
-
-    def __init__(self, center, radius: float):
-        self.center = center
-        self.radius = radius

@@ -14,6 +14,7 @@ from explorer.refine import RefinementError
 from worlds.errors import InputError
 
 from .files import refuse
+from .findings_panel import reason_text
 
 
 class FlywheelControls:
@@ -64,7 +65,8 @@ class FlywheelControls:
         self.w.findings_layer.fly_to(r.representative.center)
         n = len(r.members)
         self.w.status(f"Region {t.number(cluster)} ({n} finding{'s' if n != 1 else ''}, {r.cells:,} cells): "
-                      f"{r.representative.reason}. Y accepts, X rejects, N goes to the next.")
+                      f"{reason_text(r.representative, self.w.findings_panel.reward_of(r.representative))}. "
+                      "Y accepts, X rejects, N goes to the next.")
 
     def step(self, delta: int) -> None:
         if self.w.findings_panel.step(delta) is None:

@@ -31,6 +31,11 @@ SHORTCUTS: list[tuple[str, str, str]] = [
     ("new_session", "Ctrl+Shift+N", "New session: keep this session's versions in a directory you choose"),
     ("open_session", "Ctrl+Alt+O", "Open a session directory (its versions and triage decisions)"),
     ("policy_cycle", "G", "Policy path: off / value iteration / gradient ascent"),
+    ("flaws", "V", "Flaw overlay: mark where the reward breaks a norm (red), so a spurious region reads as one"),
+    ("presenter", "F11", "Presenter mode: large fonts, thick points and lines, side panel folded (a projector)"),
+    ("side_panel", "F9", "Show or hide the side panel"),
+    ("message_log", "Ctrl+L", "Message log: every status message, with the time"),
+    ("tour", "F2", "Tour the Flywheel: a guided tour in eight steps on this world"),
     ("train", "Ctrl+T", "Train a new reward model on the world's expert samples"),
     ("quit", "Ctrl+Q", "Quit"),
 ]

@@ -26,6 +26,8 @@ class LandscapeLayer(QObject):
         self.compare = "after"
         self.viewing: int | None = None          # a stored version previewed from History
         self._job_base: np.ndarray | None = None
+        self._job_kind = ""
+        self._training_world = None
         ev = session.events
         ev.reset.connect(self.rebuild)
         ev.model.connect(lambda _m: self._leave_version_view() or self.redraw())
@@ -42,23 +44,42 @@ class LandscapeLayer(QObject):
         if not s.ready:
             return
         self.compare, self.viewing = "after", None
-        self.view.build(s.world, s.land.points, s.reward(), s.flags, reset_camera=reset_camera)
+        if self._job_kind == "train" and self.view.world is s.world and self.view.scene is not None \
+                and self.view.points is not None and len(self.view.points) == len(s.land.points):
+            # A training drew this world live: its scene stays (and the camera the person
+            # has been turning); only the values, the norms and the flags are new.
+            self.view.violates = s.land.violates
+            self.view.has_model = True
+            self.view.set_flags(s.flags)
+            self.view.show_values(s.reward(), "reward", s.reference_reward())
+        else:
+            self.view.build(s.world, s.land.points, s.reward(), s.flags, reset_camera=reset_camera,
+                            violates=s.land.violates, before=s.reference_reward())
         self.compareChanged.emit(self.compare)
+        self.built.emit()
+
+    def show_world(self, world) -> None:
+        """The world and its expert data, before any model (a training then fills in
+        the landscape as it forms)."""
+        self._training_world = world
+        self.view.build(world, world.grid().points, None, self.session.flags if world is self.session.world
+                        else (), violates=None)
         self.built.emit()
 
     # ---- what to show ----------------------------------------------------------
     def values(self, reward: np.ndarray | None = None, base: np.ndarray | None = None):
-        """(values, colouring) for the compare mode: now, before, or now - before."""
+        """(values, colouring, reference) for the compare mode: now, before, or now -
+        before; the reference is what ghosted cells are measured from (None: none)."""
         s = self.session
         if reward is None and self.viewing is not None and self.compare == "after":
-            return s.versions.reward(self.viewing, s.land), "reward"
+            return s.versions.reward(self.viewing, s.land), "reward", None
         now = s.reward() if reward is None else reward
         before = s.reference_reward() if base is None else base
         if self.compare == "before" and before is not None:
-            return before, "reward"
+            return before, "reward", None
         if self.compare == "difference" and before is not None:
-            return difference_values(s.world, before, now), "difference"
-        return now, "reward"
+            return difference_values(s.world, before, now), "difference", None
+        return now, "reward", before
 
     def redraw(self) -> None:
         if self.ready:
@@ -95,8 +116,16 @@ class LandscapeLayer(QObject):
         else:
             self.view.show_values(*self.values(reward))
 
-    def job_started(self) -> None:
-        """Remember what the landscape was, so progress can be shown against it."""
+    def job_started(self, kind: str = "", world=None) -> None:
+        """Remember what the landscape was, so progress can be shown against it; a
+        training of another world (or the first one) draws that world at once."""
+        self._job_kind = kind
+        if kind == "train":
+            world = world or self.session.world
+            if not self.session.ready or world is not self.session.world or self.view.world is not world:
+                self.show_world(world)
+            self._job_base = None
+            return
         if self.ready:
             self._job_base = self.session.reward().copy()
             self.viewing = None
@@ -104,9 +133,20 @@ class LandscapeLayer(QObject):
                 self.set_compare("after")
 
     def show_progress(self, reward: np.ndarray) -> None:
+        if self._job_kind == "train":
+            if self.view.scene is not None and len(reward) == len(self.view.points):
+                self.view.has_model = True
+                self.view.show_values(reward, "reward")
+            return
         if self.ready:
             self.view.show_values(*self.values(reward, self._job_base))
 
     def job_ended(self) -> None:
         self._job_base = None
+        kind, self._job_kind = self._job_kind, ""
+        if kind == "train" and not self.session.ready:
+            return                      # stopped before the first model: the world stays drawn
+        if kind == "train" and self.view.world is not self.session.world:
+            self.rebuild()              # a stopped training of another world: back to this one
+            return
         self.redraw()

@@ -177,6 +177,8 @@ class RefinePanel(QGroupBox):
                                "new expert of E_theta is trained to reject them.")
         self.auto = QCheckBox("auto-refine after each flag")
         self.auto.setToolTip("Refine as soon as a flag is placed, with the method chosen above")
+        # Never focused: Space (or a stray key after Tab) cannot switch it; a click can.
+        self.auto.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.refine_button = QPushButton("Refine")
         self.refine_button.setToolTip(f"Refine the reward model with all flags ({shortcut('refine')}); "
                                       "a new version, then a regression check of the basin")
@@ -283,11 +285,13 @@ class ReadoutPanel(QGroupBox):
         """Refresh after anything that changes a number shown here."""
         def refresh(*_args) -> None:
             if session.ready:
-                self.show_metrics(session.readouts())
+                self.show_metrics(session.readouts(), flags=len(session.flags))
         for ev in (session.events.reset, session.events.model, session.events.flags, session.events.reference):
             ev.connect(refresh)
 
-    def show_metrics(self, m: dict) -> None:
+    def show_metrics(self, m: dict, flags: int | None = None) -> None:
+        """``flags``: how many flags the session has (a version's stored metrics may
+        hold figures of the findings it was patched with, which are no flags)."""
         L = self.labels
         n = m.get("patches", 0)
         L["version"].setText(f"v{m['version']}, {n} patch kernel{'s' if n != 1 else ''}")
@@ -299,9 +303,10 @@ class ReadoutPanel(QGroupBox):
         if "basin_retention" in m:
             basin += f", reward retained {m['basin_retention']:.1%}"
         L["basin"].setText(basin)
-        if "flag_max_reward" in m:
+        if "flag_max_reward" in m and flags != 0:
             below = "at or below" if m["flag_max_reward"] <= m["floor"] else "ABOVE"
-            L["flags"].setText(f"max {m['flag_max_reward']:.3f} inside ({below} the floor {m['floor']:g}) "
+            n = f"{flags} flag{'s' if flags != 1 else ''}: " if flags else ""
+            L["flags"].setText(f"{n}max {m['flag_max_reward']:.3f} inside ({below} the floor {m['floor']:g}) "
                                f"vs expert median {m['expert_median_reward']:.2f}")
         else:
             L["flags"].setText(f"no flags; expert median {m['expert_median_reward']:.2f}")

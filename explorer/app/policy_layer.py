@@ -21,7 +21,7 @@ from explorer.policy.policies import POLICY_NAMES, PolicyReadout, default_policy
 MODES = ("off", "value", "gradient")
 MODE_NAMES = {"off": "policy: off", **{k: f"policy: {v}" for k, v in POLICY_NAMES.items()}}
 OUTCOME_COLOUR = {"goal": "#1a9850", "basin": "#2c7bb6", "spurious": "#d7191c", "elsewhere": "#ff7f00"}
-NAMES = ("policy_path", "policy_start", "policy_end")
+NAMES = ("policy_path", "policy_start", "policy_end", "policy_ref_path", "policy_ref_end", "policy_ref_spurious")
 
 
 def _gradient(model, world, start) -> PolicyReadout:
@@ -43,6 +43,27 @@ class PolicyLayer(QObject):
         self._worker = None
         self._token = 0
         self._stale = False
+        self.scale = 1.0                  # presenter mode: a thicker path
+        self.reference: PolicyReadout | None = None    # a second path (a tour's "before")
+        self.reference_spurious: np.ndarray | None = None
+
+    def set_scale(self, scale: float) -> None:
+        self.scale = scale
+        self.redraw()
+
+    def show_readouts(self, current: PolicyReadout | None, reference: PolicyReadout | None,
+                      spurious: np.ndarray | None = None) -> None:
+        """Draw given rollouts (a tour's policy before and after) until the next update;
+        ``spurious``: the reference path's states that collected spurious reward (red dots)."""
+        self._token += 1
+        self.reference = reference
+        self.reference_spurious = spurious
+        self._show(current)
+
+    def show_reference(self, readout: PolicyReadout | None) -> None:
+        """Also draw another rollout (e.g. the same policy on the version before), dashed grey."""
+        self.reference = readout
+        self.redraw()
 
     @property
     def busy(self) -> bool:
@@ -57,6 +78,8 @@ class PolicyLayer(QObject):
     def update(self) -> None:
         """Roll the policy out again on the session's current model (call after every change)."""
         self._token += 1
+        self.reference = None                 # a rollout of another version no longer applies
+        self.reference_spurious = None
         s = self.session
         if self.mode == "off" or not s.ready:
             self._show(None)
@@ -109,20 +132,38 @@ class PolicyLayer(QObject):
         for name in NAMES:
             plotter.remove_actor(name, render=False)
         world = self.view.world
-        r = self.readout
-        if r is None or world is None:
+        if world is None:
             self.view.request_render()
             return
-        path = np.asarray(r.rollout.path, float)
+        k = self.scale
         lift = np.array([0, 0, 0.03 * float(np.max(world.bounds_max - world.bounds_min))]) \
             if world.is_terrain else np.zeros(3)
-        path = path + lift
+        ref = self.reference
+        if ref is not None:
+            path = np.asarray(ref.rollout.path, float) + lift * 1.2
+            colour = OUTCOME_COLOUR.get(ref.rollout.outcome, "#ff7f00")
+            if len(path) >= 2:
+                plotter.add_mesh(pv.lines_from_points(path), color=colour, line_width=4 * k, opacity=0.55,
+                                 pickable=False, name="policy_ref_path", reset_camera=False, render=False)
+            plotter.add_mesh(pv.PolyData(path[-1:]), color=colour, point_size=16 * k, opacity=0.55,
+                             render_points_as_spheres=True, pickable=False, name="policy_ref_end",
+                             reset_camera=False, render=False)
+            mask = self.reference_spurious
+            if mask is not None and len(mask) == len(path) and mask.any():
+                plotter.add_mesh(pv.PolyData(path[mask]), color="#e31a1c", point_size=13 * k,
+                                 render_points_as_spheres=True, pickable=False, name="policy_ref_spurious",
+                                 reset_camera=False, render=False)
+        r = self.readout
+        if r is None:
+            self.view.request_render()
+            return
+        path = np.asarray(r.rollout.path, float) + lift
         colour = OUTCOME_COLOUR.get(r.rollout.outcome, "#ff7f00")
         if len(path) >= 2:
-            plotter.add_mesh(pv.lines_from_points(path), color=colour, line_width=6, pickable=False,
+            plotter.add_mesh(pv.lines_from_points(path), color=colour, line_width=6 * k, pickable=False,
                              name="policy_path", reset_camera=False, render=False)
-        plotter.add_mesh(pv.PolyData(path[:1]), color="white", point_size=16, render_points_as_spheres=True,
+        plotter.add_mesh(pv.PolyData(path[:1]), color="white", point_size=16 * k, render_points_as_spheres=True,
                          pickable=False, name="policy_start", reset_camera=False, render=False)
-        plotter.add_mesh(pv.PolyData(path[-1:]), color=colour, point_size=20, render_points_as_spheres=True,
+        plotter.add_mesh(pv.PolyData(path[-1:]), color=colour, point_size=20 * k, render_points_as_spheres=True,
                          pickable=False, name="policy_end", reset_camera=False, render=False)
         self.view.request_render()

@@ -26,11 +26,18 @@ from PyQt6.QtGui import QMouseEvent
 from PyQt6.QtWidgets import QVBoxLayout, QWidget
 from pyvistaqt import QtInteractor
 
+from explorer.viz import legend as lg
+from explorer.viz import marks as mk
 from explorer.viz import scene as sc
-from explorer.viz.picking import grid_spacing, pick_along_ray
+from explorer.viz.picking import grid_spacing, pick_along_ray, pick_on_slice
 
 CLICK_SLOP = 5            # pixels (logical): more movement than this is a drag
 FRAME_MS = 33             # at most ~30 frames per second
+# While a job runs, at most ~6 frames a second: on a software rasteriser each frame
+# takes a core for 30-100 ms, which the job's worker needs (measured: a data-driven
+# refinement took 2.7x as long in the window as headless at 30 fps, ~1.1x without
+# frames); six frames a second still show the landscape changing.
+JOB_FRAME_MS = 160
 
 
 class LandscapeView(QWidget):
@@ -52,6 +59,7 @@ class LandscapeView(QWidget):
         # pyvista binds keys ('q' closes the plotter, 'v', 'b', ...); the window's
         # own shortcuts are the only keys the 3D view answers.
         self.plotter.clear_events_for_key("q")
+        self.plotter.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.plotter.installEventFilter(self)
         self.scene: sc.Scene | None = None
         self.world = None
@@ -59,68 +67,93 @@ class LandscapeView(QWidget):
         self.visible: np.ndarray | None = None
         self.overlays: dict = {}
         self.overlay_shown = {"expert": True, "goals": True, "hazards": True, "boundary": True,
-                              "slice": False, "iso": False}
+                              "slice": False, "iso": False, "flaws": False, "ghosts": True}
         self.volume = None          # optional slice plane / isosurface (volume worlds)
+        self.marks: mk.Marks | None = None     # flaw overlay and ghosted cells
+        self.violates: np.ndarray | None = None
+        self.presenter = False
+        self.has_model = False      # False: only the world and its expert data are drawn
         self.slice_z = None
         self.reverse = False
         self._press: QPointF | None = None
         self._press_global = QPointF()
         self._press_mods = Qt.KeyboardModifier.NoModifier
         self._dragged = False
-        self._pending: tuple[np.ndarray, str] | None = None
+        self._pending: tuple[np.ndarray, str, np.ndarray | None] | None = None
         self._dirty = False
         self.frames = 0
         self._last_frame = 0.0
         self._stopped = False
+        self.frame_ms = FRAME_MS
+        self._flags = ()
+        self._last: tuple = (None, "reward", None)
         # A frame is drawn as soon as something changed, but at most every FRAME_MS.
         self._frame = QTimer(self)
         self._frame.setSingleShot(True)
         self._frame.timeout.connect(self._on_frame)
 
     # ---- scene ------------------------------------------------------------
-    def build(self, world, points: np.ndarray, values: np.ndarray, flags, mode: str = "reward",
-              reset_camera: bool = True) -> None:
-        """(Re)build the whole scene for a world; later changes go through show_values."""
+    def build(self, world, points: np.ndarray, values: np.ndarray | None, flags, mode: str = "reward",
+              reset_camera: bool = True, violates: np.ndarray | None = None,
+              before: np.ndarray | None = None) -> None:
+        """(Re)build the whole scene for a world; later changes go through show_values.
+        ``values`` None draws the world and its expert data only (no model yet):
+        the landscape's cells wait, invisible, for the first values."""
         same_world = self.world is world
         camera = self.plotter.camera_position if same_world and not reset_camera else None
         self.plotter.clear()
         self.world = world
         self.points = np.asarray(points)
-        self.scene = sc.add_landscape(self.plotter, world, self.points, np.nan_to_num(values),
-                                      reverse=self.reverse)
-        self.overlays = sc.add_overlays(self.plotter, world, self.overlay_shown)
-        self.volume = sc.add_volume_overlays(self.plotter, world, np.nan_to_num(values), self.reverse,
+        self.violates = violates
+        self.has_model = values is not None
+        vals = np.full(len(self.points), np.nan, np.float32) if values is None else np.nan_to_num(values)
+        self.scene = sc.add_landscape(self.plotter, world, self.points, vals, reverse=self.reverse,
+                                      legend=True, presenter=self.presenter)
+        self.overlays = sc.add_overlays(self.plotter, world, self.overlay_shown, scale=self.scene.scale)
+        self.volume = sc.add_volume_overlays(self.plotter, world, np.nan_to_num(vals), self.reverse,
                                              show_slice=self.overlay_shown["slice"],
                                              show_iso=self.overlay_shown["iso"])
         if self.volume is not None:
             self.overlays["slice"] = [self.volume.slice_actor]
             self.overlays["iso"] = [self.volume.iso_actor]
-            self.slice_z = float((world.bounds_min[2] + world.bounds_max[2]) / 2)
-        sc.set_flags(self.plotter, world, flags)
+            if self.slice_z is None or not same_world:
+                self.slice_z = float((world.bounds_min[2] + world.bounds_max[2]) / 2)
+            sc.set_slice_height(self.volume, self.slice_z)
+        self.marks = mk.add_marks(self.plotter, world, self.points, self.scene.scale,
+                                  flaws_shown=self.overlay_shown["flaws"])
+        mk.set_ghosts_shown(self.marks, self.overlay_shown["ghosts"])
+        sc.set_flags(self.plotter, world, flags, scale=self.scene.scale)
+        self._flags = flags
         self._pending = None
-        self._apply(values, mode)
+        self._apply(vals, mode, before)
         if camera is not None:
             self.plotter.camera_position = camera
         else:
             sc.default_camera(self.plotter, world)
+        self._layout_legend()
         self.request_render()
 
-    def show_values(self, values: np.ndarray, mode: str = "reward") -> None:
-        """Show these grid values at the next frame (only the newest are drawn)."""
-        self._pending = (values, mode)
+    def show_values(self, values: np.ndarray, mode: str = "reward", before: np.ndarray | None = None) -> None:
+        """Show these grid values at the next frame (only the newest are drawn);
+        ``before``: the reference that ghosted cells are measured from."""
+        self._pending = (values, mode, before)
         self._schedule()
 
-    def apply_now(self, values: np.ndarray, mode: str = "reward") -> None:
+    def apply_now(self, values: np.ndarray, mode: str = "reward", before: np.ndarray | None = None) -> None:
         self._pending = None
-        self._apply(values, mode)
+        self._apply(values, mode, before)
         self.request_render()
 
-    def _apply(self, values: np.ndarray, mode: str) -> None:
+    def _apply(self, values: np.ndarray, mode: str, before: np.ndarray | None = None) -> None:
         if self.scene is None:
             return
         if mode != self.scene.mode:
             sc.set_colouring(self.scene, mode, self.reverse)
-        sc.update_reward(self.scene, values)
+        self._last = (values, mode, before)
+        if mode != "difference" and (self.has_model or np.isfinite(values).any()):
+            mk.update(self.marks, values, self.violates, before)
+        flawed = self.marks.flawed if self.marks is not None and self.overlay_shown["flaws"] else None
+        sc.update_reward(self.scene, values, flawed if mode != "difference" else None)
         if mode != "difference":
             sc.update_volume(self.volume, self.world, values)   # live pipeline: no re-add
         if self.world.is_terrain:
@@ -129,7 +162,51 @@ class LandscapeView(QWidget):
             self.visible = np.isfinite(values)
         else:
             self.visible = np.asarray(values) > self.world.floor
+        self._update_legend_marks()
         self._dirty = True
+
+    def _update_legend_marks(self) -> None:
+        legend = self.scene.legend if self.scene is not None else None
+        if legend is None:
+            return
+        text = mk.legend_lines(self.marks) if self.scene.mode != "difference" else ""
+        if text != (legend.marks.GetInput() or ""):
+            lg.set_marks(legend, text)
+            self._layout_legend()
+
+    def _layout_legend(self) -> None:
+        legend = self.scene.legend if self.scene is not None else None
+        if legend is not None:
+            dpr = self.plotter.devicePixelRatioF()
+            lg.layout(legend, int(self.plotter.width() * dpr), int(self.plotter.height() * dpr))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        self._layout_legend()
+
+    def set_highlight(self, colour: str | None) -> None:
+        """An outline around the whole 3D view (a tour step about it), or none."""
+        lay = self.layout()
+        if colour:
+            lay.setContentsMargins(4, 4, 4, 4)
+            self.setStyleSheet(f"LandscapeView {{ background: {colour}; }}")
+            self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        else:
+            lay.setContentsMargins(0, 0, 0, 0)
+            self.setStyleSheet("")
+
+    def set_presenter(self, on: bool) -> None:
+        """Larger points, lines and legend text (a projector); the scene is rebuilt in place."""
+        if on == self.presenter:
+            return
+        self.presenter = on
+        if self.scene is not None:
+            legend = self.scene.legend
+            if legend is not None:
+                lg.set_presenter(legend, on)
+            values, mode, before = self._last
+            self.build(self.world, self.points, values if self.has_model else None, self._flags, mode,
+                       reset_camera=False, violates=self.violates, before=before)
 
     def set_reverse(self, reverse: bool) -> None:
         self.reverse = reverse
@@ -139,6 +216,15 @@ class LandscapeView(QWidget):
 
     def set_overlay(self, key: str, shown: bool) -> None:
         self.overlay_shown[key] = shown
+        if key == "flaws":
+            mk.set_flaws_shown(self.marks, shown)
+            values, mode, before = self._last
+            if values is not None:
+                self._apply(values, mode, before)       # the red ramp on or off
+            self._update_legend_marks()
+        elif key == "ghosts":
+            mk.set_ghosts_shown(self.marks, shown)
+            self._update_legend_marks()
         for actor in self.overlays.get(key, []):
             actor.SetVisibility(shown)
         self.request_render()
@@ -154,8 +240,9 @@ class LandscapeView(QWidget):
         self.request_render()
 
     def set_flags(self, flags) -> None:
+        self._flags = flags
         if self.world is not None:
-            sc.set_flags(self.plotter, self.world, flags)
+            sc.set_flags(self.plotter, self.world, flags, scale=self.scene.scale if self.scene else 1.0)
             self.request_render()
 
     def reset_camera(self) -> None:
@@ -178,14 +265,14 @@ class LandscapeView(QWidget):
     def _schedule(self) -> None:
         if self._stopped or self._frame.isActive():
             return
-        wait = FRAME_MS - 1000 * (time.perf_counter() - self._last_frame)
+        wait = self.frame_ms - 1000 * (time.perf_counter() - self._last_frame)
         self._frame.start(max(0, int(wait)))
 
     def _on_frame(self) -> None:
         if self._pending is not None:
-            values, mode = self._pending
+            values, mode, before = self._pending
             self._pending = None
-            self._apply(values, mode)
+            self._apply(values, mode, before)
         if self._dirty:
             self._dirty = False
             self.frames += 1
@@ -196,9 +283,9 @@ class LandscapeView(QWidget):
     def render_now(self) -> None:
         """Draw synchronously (tests, screenshots, measurements)."""
         if self._pending is not None:
-            values, mode = self._pending
+            values, mode, before = self._pending
             self._pending = None
-            self._apply(values, mode)
+            self._apply(values, mode, before)
         self._dirty = False
         self.plotter.render()
 
@@ -213,6 +300,10 @@ class LandscapeView(QWidget):
         release before that is a click, which VTK never sees, so a click costs no
         camera render and can never nudge the camera."""
         t = ev.type()
+        if t == QEvent.Type.MouseButtonPress:
+            # The view takes the keyboard when clicked: keys then go to it (and the
+            # window's shortcuts), never to a checkbox or button focused earlier.
+            self.plotter.setFocus(Qt.FocusReason.MouseFocusReason)
         if t in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick) \
                 and ev.button() == Qt.MouseButton.LeftButton:
             self._press = QPointF(ev.position())
@@ -265,10 +356,16 @@ class LandscapeView(QWidget):
         return dx / dpr, self.plotter.height() - 1 - dy / dpr
 
     def pick(self, x: float, y: float) -> int | None:
-        """Index of the front-most visible grid cell under (x, y), or None."""
+        """Index of the grid cell under (x, y), or None: with the slice plane shown, the
+        cell of the plane under the cursor (so interior cells can be flagged: PgUp/PgDn
+        move the plane), else the front-most visible cell."""
         if self.points is None or self.visible is None or self.world is None:
             return None
         origin, direction = self.ray(x, y)
+        if self.volume is not None and self.overlay_shown.get("slice") and self.slice_z is not None:
+            idx = pick_on_slice(self.world, self.points, origin, direction, self.slice_z)
+            if idx is not None:
+                return idx
         tol = 0.75 * grid_spacing(self.world)
         return pick_along_ray(self.points, self.visible, origin, direction, tol)
 

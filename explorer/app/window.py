@@ -11,43 +11,51 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QApplication, QDockWidget, QLabel, QMainWindow, QMessageBox, QSplitter,
-                             QTabWidget, QVBoxLayout, QWidget)
+from PyQt6.QtCore import QTimer, pyqtSignal
+from PyQt6.QtWidgets import QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 import worlds
 from explorer.refine import RefinementError
 from explorer.session import METHOD_NAMES, Session, Snapshot
 from worlds.errors import InputError
 
-from . import actions
+from . import actions, layout
 from .edit_controls import EditControls
 from .files import APP_NAME, FileActions, refuse
 from .findings_panel import FindingsLayer, FindingsPanel
 from .flywheel_controls import FlywheelControls
 from .flywheel_plot import FlywheelPlot
+from .headline import Headline
 from .history_panel import HistoryPanel
 from .jobs import JobRunner
 from .landscape_layer import LandscapeLayer
+from .launch import fitting_size
 from .panels import FlagPanel, ReadoutPanel, RefinePanel
 from .policy_layer import PolicyLayer
-from .view3d import LandscapeView
+from .view3d import FRAME_MS, JOB_FRAME_MS, LandscapeView
 
 
 class MainWindow(QMainWindow):
     """``MainWindow(world, artifact=None, model=None, train=True, session_dir=None)``:
     the constructor never blocks; ``modelReady`` fires (and ``is_ready`` turns true)
-    whenever a new model is shown, ``jobDone(kind)`` after every job."""
+    whenever a new model is shown, ``jobDone(kind)`` after every job,
+    ``statusChanged(text)`` for every status message. The world and its expert
+    data are drawn at once; a training fills the landscape in as it learns (or
+    loads the trained default model from the user's cache: ``use_cache``)."""
     modelReady = pyqtSignal()
     jobDone = pyqtSignal(str)
+    statusChanged = pyqtSignal(str)
 
     def __init__(self, world: str | worlds.World = "cube", artifact: str | None = None, model=None,
-                 train: bool = True, session_dir: str | None = None):
+                 train: bool = True, session_dir: str | None = None, use_cache: bool = True):
         super().__init__()
         self.session = Session(world if isinstance(world, worlds.World) else worlds.load(world))
         self.session.autosave = True          # every edit is stored as it is made
         self.ask_on_close = True              # tests turn the unsaved-changes question off
+        self.use_cache = use_cache
         self.is_ready = False
+        self.presenter = False
+        self.tour = None                      # the tour panel, while a tour is open
         self.last_status = ""
         self.last_warning: QMessageBox | None = None
         self._queued_refine = False
@@ -56,7 +64,7 @@ class MainWindow(QMainWindow):
         self.files = FileActions(self)
         self._build_ui()
         self._bind()
-        self.resize(1480, 920)
+        self.resize(*fitting_size(1480, 920))
         s = self.session
         if session_dir is not None and (Path(session_dir) / "session.json").exists():
             s.replace_with(Session.open(session_dir))
@@ -66,62 +74,49 @@ class MainWindow(QMainWindow):
             s.reset(s.world, model)
         elif train:
             self.start_training()
+        else:
+            self.layer.show_world(s.world)
         if session_dir is not None and s.root is None:
             s.autosave_dir = Path(session_dir)     # a new directory: the first edit creates it there
         self._update_title()
+        self._update_actions()                 # nothing to audit or apply before a model exists
 
     # ================================================================ building
     def _build_ui(self) -> None:
         s = self.session
-        self.view = LandscapeView(self)
-        self.setCentralWidget(self.view)
+        central = QWidget()
+        col = QVBoxLayout(central)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(0)
+        self.view = LandscapeView(central)
+        self.headline = Headline(central)
+        col.addWidget(self.view, 1)
+        col.addWidget(self.headline)
+        self.setCentralWidget(central)
         self.layer = LandscapeLayer(self.view, s, self)
         self.flag_panel, self.refine_panel, self.readouts = FlagPanel(), RefinePanel(), ReadoutPanel()
         self.findings_panel, self.history_panel, self.plot = FindingsPanel(), HistoryPanel(), FlywheelPlot()
         self.findings_layer = FindingsLayer(self.view, self)
         self.policy = PolicyLayer(self.view, s, busy=lambda: self.jobs.busy, parent=self)
-        refine_tab = QWidget()
-        lay = QVBoxLayout(refine_tab)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.refine_panel)
-        lay.addWidget(self.flag_panel, 1)
-        flywheel_tab = QSplitter(Qt.Orientation.Vertical)
-        flywheel_tab.setChildrenCollapsible(False)
-        flywheel_tab.addWidget(self.findings_panel)
-        flywheel_tab.addWidget(self.history_panel)
-        flywheel_tab.setStretchFactor(0, 3)
-        flywheel_tab.setStretchFactor(1, 2)
-        self.history_panel.layout().insertWidget(2, self.plot)
-        self.tabs = QTabWidget()
-        self.tabs.addTab(refine_tab, "Refine && flags")
-        self.tabs.addTab(flywheel_tab, "Flywheel")
-        self.tabs.setTabToolTip(0, "Refine with your own flags, reshape g_psi")
-        self.tabs.setTabToolTip(1, "Audit, triage the findings, apply them; versions and their metrics")
-        side = QWidget()
-        lay = QVBoxLayout(side)
-        lay.setContentsMargins(2, 2, 2, 2)
-        lay.addWidget(self.tabs, 1)
-        lay.addWidget(self.readouts)
-        self.dock = QDockWidget("Explorer", self)
-        self.dock.setObjectName("side")
-        self.dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.dock.setWidget(side)
-        self.dock.setMinimumWidth(420)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        layout.build_side(self)
         self.flywheel = FlywheelControls(self)
         actions.build(self)
-        self.mode_label, self.session_label = QLabel(), QLabel()
-        self.statusBar().addPermanentWidget(self.session_label)
-        self.statusBar().addPermanentWidget(self.mode_label)
+        layout.build_status_bar(self)
         self._update_mode_label()
-        self._progress_timer = QTimer(self, singleShot=True, interval=100)
+        self._status_timer = QTimer(self, singleShot=True)
+        self._status_timer.timeout.connect(lambda: self.status_label.setText(self._persistent_status))
+        self._persistent_status = ""
+        # Progress text at most 4 times a second: every repaint of a widget also
+        # recomposes the OpenGL view (costly on a software rasteriser during a job).
+        self._progress_timer = QTimer(self, singleShot=True, interval=250)
         self._progress_timer.timeout.connect(self._show_progress)
         self._latest_snap: Snapshot | None = None
 
     def _bind(self) -> None:
         """Every part follows the session; the window reacts to what it must say."""
         s, ev = self.session, self.session.events
-        for part in (self.flag_panel, self.refine_panel, self.readouts, self.findings_panel, self.history_panel):
+        for part in (self.flag_panel, self.refine_panel, self.readouts, self.findings_panel, self.history_panel,
+                     self.headline):
             part.bind(s)
         self.findings_layer.bind(s, self.findings_panel)
         ev.reset.connect(self._on_reset)
@@ -159,9 +154,20 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self._warn("Recovered an interrupted session", msg, info=True))
 
     # ================================================================ status
-    def status(self, text: str, ms: int = 0) -> None:
+    def status(self, text: str, ms: int = 0, log: bool = True) -> None:
+        """One line in the status bar (elided if long: the full text in its tooltip and
+        in View > Message log); ``ms`` > 0: shown that long, then the last lasting one;
+        ``log`` False: progress, not kept in the log."""
         self.last_status = text
-        self.statusBar().showMessage(text, ms)
+        self.status_label.setText(text)
+        if log:
+            self.log.add(text)
+        if ms > 0:
+            self._status_timer.start(ms)
+        else:
+            self._persistent_status = text
+            self._status_timer.stop()
+        self.statusChanged.emit(text)
 
     def _warn(self, title: str, text: str, info: bool = False) -> None:
         """A message that does not block (the event loop and the view keep running)."""
@@ -184,9 +190,10 @@ class MainWindow(QMainWindow):
             return False
 
     def _update_mode_label(self) -> None:
-        self.mode_label.setText("Flag tool ON: click places a flag, drag rotates"
-                                if self.act["flag_tool"].isChecked()
-                                else "Drag rotates; Shift+click places a flag (F: flag tool)")
+        on = self.act["flag_tool"].isChecked()
+        self.mode_label.setText("Flag tool ON: click flags" if on else "Shift+click flags (F: flag tool)")
+        self.mode_label.set_tip("Flag tool ON: a click places a flag, a drag rotates" if on else
+                                   "A drag rotates; Shift+click places a flag; F turns the flag tool on")
 
     def _update_title(self, *_args) -> None:
         s = self.session
@@ -194,36 +201,12 @@ class MainWindow(QMainWindow):
         self.setWindowModified(s.dirty)
         root = s.root
         self.session_label.setText(f"session: {root.name}" if root else "session: not stored yet")
-        self.session_label.setToolTip(f"Session directory: {root}" if root else
-                                      "The first edit stores the session (File > New session... chooses where)")
+        self.session_label.set_tip(f"Session directory: {root}" if root else
+                                   "The first edit stores the session (File > New session... chooses where)")
 
     def _update_actions(self, *_args) -> None:
-        if self._closed:
-            return
-        s, busy = self.session, self.jobs.busy
-        ready = s.ready and self.is_ready
-        self.act["undo"].setText(s.undo_text())
-        self.act["undo"].setEnabled(s.can_undo())
-        self.act["redo"].setText(s.redo_text())
-        self.act["redo"].setEnabled(s.can_redo())
-        self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
-        for k in ("refine", "save_artifact", "audit"):
-            self.act[k].setEnabled(ready and not busy)
-        for k in ("train", "open_world", "open_artifact", "new_session", "open_session"):
-            self.act[k].setEnabled(not busy)
-        self.world_combo.setEnabled(not busy)
-        self.act["stop"].setEnabled(busy)
-        has_before = ready and s.reference_version is not None
-        self.act["show_before"].setEnabled(has_before)
-        self.act["show_difference"].setEnabled(has_before)
-        self.refine_panel.set_busy(busy or not ready)
-        t = s.triage
-        accepted = t.counts()["accepted_findings"] if t is not None else 0
-        self.act["apply_accepted"].setEnabled(ready and not busy and accepted > 0)
-        for k in ("next_finding", "prev_finding", "accept_finding", "reject_finding"):
-            self.act[k].setEnabled(t is not None and bool(t.findings) and not busy)
-        self.findings_panel.set_busy(busy, ready)
-        self.history_panel.set_busy(busy or not ready)
+        if not self._closed:
+            actions.update(self)
 
     def _plot_series(self, *_args) -> None:
         s = self.session
@@ -255,8 +238,19 @@ class MainWindow(QMainWindow):
     def sync_world_combo(self) -> None:
         actions.sync_world_combo(self)
 
+    def set_presenter(self, on: bool) -> None:
+        """Presenter mode (View > Presenter, F11, ``explorer gui --presenter``): see presenter.py."""
+        from .presenter import set_presenter
+        set_presenter(self, on)
+
+    def open_tour(self, tour=None, autoplay: bool = False):
+        """Help > Tour the Flywheel: the tour of this world (or ``tour``, a Tour or a
+        tour file) in a panel under the view. Returns the panel."""
+        from .tour_panel import open_tour
+        return open_tour(self, tour, autoplay)
+
     # ================================================================ jobs
-    def start_job(self, make, refused: str) -> bool:
+    def start_job(self, make, refused: str, world: worlds.World | None = None) -> bool:
         """Build a session job and run it in the worker; False (with the reason) if refused."""
         if not self.is_ready and refused != "Cannot train":
             return False
@@ -271,18 +265,26 @@ class MainWindow(QMainWindow):
         except (RefinementError, InputError) as exc:
             self.status(f"{refused}: {exc}")
             return False
-        self.layer.job_started()
+        self.layer.job_started(job.kind, world)
+        # a software rasteriser shares the CPU with the job: fewer frames while it runs
+        self.view.frame_ms = JOB_FRAME_MS if self.view.software_gl else FRAME_MS
+        if job.kind == "train":
+            self.headline.set_training((world or self.session.world).name)
         self.history_panel.select_version(None, emit=False)
         self.refine_panel.progress.setValue(0)
         self.status(f"{job.title}...")
         return True
 
-    def start_training(self, world: worlds.World | None = None) -> None:
-        self.start_job(lambda: self.session.training_job(world=world), "Cannot train")
+    def start_training(self, world: worlds.World | None = None, cache: bool | None = None) -> None:
+        """Train (in the background) on ``world`` (default: the session's); the trained
+        default model comes from the user's cache when it holds one (``use_cache``)."""
+        use = self.use_cache if cache is None else cache
+        self.start_job(lambda: self.session.training_job(world=world, cache=use), "Cannot train", world)
 
     def train_again(self) -> None:
+        """Model > Train: a fresh training, watched (never the cached model)."""
         if not self.jobs.busy and self.files.maybe_save("Train a new model"):
-            self.start_training()
+            self.start_training(cache=False)
 
     def refine(self) -> None:
         if not self.is_ready:
@@ -321,7 +323,7 @@ class MainWindow(QMainWindow):
             self.refine_panel.progress.setValue(int(100 * snap.step / snap.total))
         loss = f", loss {snap.loss:.2e}" if snap.loss == snap.loss else ""
         detail = f": {snap.message}" if snap.message and snap.stage != "train" else ""
-        self.status(f"{job.title}: step {snap.step:,}/{snap.total:,}{loss}{detail}")
+        self.status(f"{job.title}: step {snap.step:,}/{snap.total:,}{loss}{detail}", log=False)
 
     def _on_job_succeeded(self, kind: str, outcome) -> None:
         if self._closed:
@@ -345,6 +347,9 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._latest_snap = None
+        self.view.frame_ms = FRAME_MS
+        if kind == "train":
+            self.headline.set_training("")
         self.layer.job_ended()
         if self.policy.deferred:
             self.policy.update()
@@ -356,6 +361,9 @@ class MainWindow(QMainWindow):
 
     # ================================================================ closing
     def closeEvent(self, ev) -> None:  # noqa: N802
+        if not self._closed and not self.files.stop_job_to_close():
+            ev.ignore()
+            return
         if not self._closed and not self.files.maybe_save("Quit"):
             ev.ignore()
             return
@@ -371,25 +379,9 @@ class MainWindow(QMainWindow):
         self.policy.wait(10_000)
         self.session.close()
         self.findings_layer.stop()
-        for t in (self.edits.psi_timer, self.edits.psi_commit_timer, self._progress_timer):
+        for t in (self.edits.psi_timer, self.edits.psi_commit_timer, self._progress_timer, self._status_timer):
             t.stop()
+        if self.tour is not None:
+            self.tour.shutdown()
         self.view.stop()
         self.view.plotter.close()
-
-
-def run(world: str = "cube", artifact: str | None = None, session: str | None = None,
-        presenter: bool = False) -> int:
-    """Open the explorer on a world (training its model in the background), an
-    artifact, or a session directory."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName(APP_NAME)
-    try:
-        window = MainWindow(world=world, artifact=artifact, session_dir=session)
-    except (InputError, OSError) as exc:
-        print(f"explorer gui: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        QMessageBox.critical(None, "Cannot open", str(exc))
-        return 2
-    if presenter and hasattr(window, "set_presenter"):
-        window.set_presenter(True)
-    window.show()
-    return app.exec()

@@ -26,9 +26,31 @@ def gui(args) -> int:
         print("explorer: no display found (DISPLAY is not set); the window needs one. "
               "Headless, use: explorer render --world cube --out cube.png", file=sys.stderr)
         return 2
-    from explorer.app.window import run
+    splash = _splash()          # shown while torch and VTK load (seconds on a laptop)
+    from explorer.app.launch import run
     return run(world=args.world or "cube", artifact=args.artifact, session=args.session,
-               presenter=getattr(args, "presenter", False))
+               presenter=getattr(args, "presenter", False), splash=splash)
+
+
+def _splash():
+    """A small window saying the explorer is starting, before the heavy imports:
+    the screen is never blank for the seconds torch, VTK and Qt take to load."""
+    from PyQt6.QtCore import Qt
+    from PyQt6.QtGui import QColor, QFont, QPixmap
+    from PyQt6.QtWidgets import QApplication, QSplashScreen
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    pix = QPixmap(520, 120)
+    pix.fill(QColor("#f4f4ee"))
+    splash = QSplashScreen(pix)
+    font = QFont(app.font())
+    font.setPointSizeF(max(13.0, font.pointSizeF() * 1.3))
+    splash.setFont(font)
+    splash.showMessage("Reward Landscape Explorer\nloading torch and VTK...",
+                       Qt.AlignmentFlag.AlignCenter, QColor("#303030"))
+    splash.show()
+    app.processEvents()
+    splash.app = app            # the application lives as long as the command, not this function
+    return splash
 
 
 def list_worlds(args) -> int:

@@ -33,11 +33,17 @@ def config_for(world: World, **overrides) -> TrainingConfig:
     return TrainingConfig(**values)
 
 
-def train_steps(world: World, config: TrainingConfig | None = None,
-                report_every: int = 100) -> Iterator[tuple[int, float, RewardModel | None]]:
+def train_steps(world: World, config: TrainingConfig | None = None, report_every: int = 100,
+                preview_every: int = 0) -> Iterator[tuple[int, float, RewardModel | None]]:
     """Train from the world's expert samples. Yields (step, loss, None) every
     ``report_every`` steps and finally (steps, loss, model), so a GUI or CLI can
-    show progress and stop early."""
+    show progress and stop early.
+
+    With ``preview_every`` > 0, every that many steps the third item is instead
+    a *preview*: a reward model of E_theta as it is at that step (a copy, psi
+    calibrated the same way as at the end, ``metrics["preview"]`` true), so a
+    window can draw the landscape forming while it trains (as TensorFlow
+    Playground does). The last item is always the final model, never a preview."""
     config = config or config_for(world)
     torch.manual_seed(config.seed)
     samples = world.expert_samples()
@@ -67,9 +73,22 @@ def train_steps(world: World, config: TrainingConfig | None = None,
         if step % report_every == 0:
             good_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             good_step = step
-            if step < config.steps:
+        if step < config.steps:
+            if preview_every > 0 and step % preview_every == 0:
+                yield step, loss_value, _preview(net, world, config, samples, step)
+            elif step % report_every == 0:
                 yield step, loss_value, None
     net.eval()
+    model = _reward_model(net, world, config, samples)
+    model.edits.append({"op": "train", "steps": good_step if note else config.steps, "seed": config.seed,
+                        "final_loss": loss_value, **({"message": note} if note else {})})
+    if note:
+        model.metrics["training_message"] = note
+    yield (good_step if note else config.steps), loss_value, model
+
+
+def _reward_model(net: MoEAutoencoder, world: World, config: TrainingConfig, samples: np.ndarray) -> RewardModel:
+    """E_theta with psi calibrated on its training error (the same rule at every step)."""
     train_err = net.error_np(samples)
     l_min = float(train_err.min())
     psi = Psi(l_min=l_min, l_max=max(config.l_max, l_min * 1.001 + 1e-9), k=config.k)
@@ -78,11 +97,19 @@ def train_steps(world: World, config: TrainingConfig | None = None,
                         expert_samples=samples)
     model.metrics["train_error_max"] = float(train_err.max())
     model.metrics["train_error_mean"] = float(train_err.mean())
-    model.edits.append({"op": "train", "steps": good_step if note else config.steps, "seed": config.seed,
-                        "final_loss": loss_value, **({"message": note} if note else {})})
-    if note:
-        model.metrics["training_message"] = note
-    yield (good_step if note else config.steps), loss_value, model
+    return model
+
+
+def _preview(net: MoEAutoencoder, world: World, config: TrainingConfig, samples: np.ndarray,
+             step: int) -> RewardModel:
+    """A frozen copy of E_theta at ``step`` (training goes on with the original)."""
+    twin = MoEAutoencoder(net.arch, world.bounds_min, world.bounds_max)
+    twin.load_state_dict(net.state_dict())
+    twin.eval()
+    model = _reward_model(twin, world, config, samples)
+    model.metrics["preview"] = True
+    model.metrics["preview_step"] = step
+    return model
 
 
 def train(world: World, config: TrainingConfig | None = None,

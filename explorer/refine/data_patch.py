@@ -46,6 +46,7 @@ from explorer.refine.regression import BASIN_CAP
 from explorer.model.reward_model import RewardModel
 
 NEGATIVES_PER_FLAG = 256
+PLATEAU_STEPS = 300       # no flagged state newly below the floor for this long: stop
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,12 @@ class DataDrivenPatch:
                                   "support (the basin); data-driven patching will not push the "
                                   "expert's own region down")
         self.negatives = neg
+        # Nothing to learn: every flagged state is already below the floor. Training a
+        # new expert could then only disturb E_theta, so the job ends before it starts.
+        served = model.reward(neg)
+        self.nothing_to_learn = "" if float(served.max()) > floor else (
+            f"every flagged state is already below the floor {floor:g} (highest reward inside the flags "
+            f"{float(served.max()):.3f}): nothing to learn")
         # Anchors.
         self.expert = model.expert_samples
         basin = land.basin_mask(reward)
@@ -131,6 +138,7 @@ class DataDrivenPatch:
         bpts = torch.as_tensor(self.basin_pts)
         ballow = torch.as_tensor(self.basin_allowed)
         floor = self.world.floor
+        best, best_step = None, 0
         for step in range(1, self.total + 1):
             opt.zero_grad()
             l_exp = net.error(exp)
@@ -162,6 +170,17 @@ class DataDrivenPatch:
                     self._good_state = copy.deepcopy(net.state_dict())
                     yield self._report(step, value, done=True)
                     break
+                # A plateau: the states still above the floor are ones the basin anchor
+                # holds up (they lie next to the expert's basin). More steps would only
+                # spend time; the result is the same.
+                if best is None or rep.negatives_above_floor < best:
+                    best, best_step = rep.negatives_above_floor, step
+                elif step - best_step >= PLATEAU_STEPS and step < self.total:
+                    self.message = (f"stopped at step {step}: {rep.negatives_above_floor} of {len(self.negatives)} "
+                                    f"flagged states stay above the floor {floor:g} (none went below it for "
+                                    f"{PLATEAU_STEPS} steps; they lie next to the basin the refinement protects)")
+                    yield self._report(step, value, done=True)
+                    break
         for h in hooks:
             h.remove()
 
@@ -177,12 +196,21 @@ class DataDrivenPatch:
         """The refined model at its last good state (also after an early stop)."""
         self.child.expertness.load_state_dict(self._good_state)
         self.child.expertness.eval()
-        self.child.negatives = np.concatenate([self.child.negatives, self.negatives]).astype(np.float32)
+        self.child.negatives = merge_negatives(self.child.negatives, self.negatives)
         self.child.edits.append({"op": "data_patch", "flags": [f.to_dict() for f in self.flags],
                                  "negatives": int(len(self.negatives)),
                                  "excluded_in_basin": self.excluded,
                                  "steps": self._stopped_at, "message": self.message})
         return self.child
+
+
+def merge_negatives(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """D_neg after a patch: the parent's rows and the new ones, each state once.
+    Patching again with the same flags draws the same seeded states; appending
+    them again grew D_neg (and every later version and artifact) without end."""
+    both = np.concatenate([np.asarray(old, np.float32).reshape(-1, 3), np.asarray(new, np.float32)])
+    _, first = np.unique(both, axis=0, return_index=True)
+    return both[np.sort(first)]                    # the order they were added in
 
 
 def _last_row_only(grad: torch.Tensor) -> torch.Tensor:
@@ -210,6 +238,8 @@ def grow(net: MoEAutoencoder) -> MoEAutoencoder:
 
 def data_patch(model: RewardModel, land: Landscape, flags: list[Flag], **kw) -> RewardModel:
     job = DataDrivenPatch(model, land, flags, **kw)
+    if job.nothing_to_learn:
+        raise RefinementError(job.nothing_to_learn)
     for _ in job.steps():
         pass
     return job.result()

@@ -59,6 +59,7 @@ class Trained:
     world: World
     land: Landscape | None
     seconds: float
+    cached: bool = False                                 # loaded from the user's cache, not trained
 
 
 @dataclass
@@ -87,17 +88,49 @@ def frozen(a: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ training
 def training(world: World, config: TrainingConfig, stop: threading.Event | None = None,
-             report_every: int = 100) -> Generator[Snapshot, None, Trained]:
-    """Train E_theta on the world's expert samples (and nothing else)."""
+             report_every: int = 100, preview_every: int | None = None,
+             cache: bool = False) -> Generator[Snapshot, None, Trained]:
+    """Train E_theta on the world's expert samples (and nothing else).
+
+    Every ``preview_every`` steps (default: about 15 previews a training) the
+    snapshot carries the reward of E_theta as it is at that step on the display
+    grid, so the window shows the landscape forming while it trains. With
+    ``cache`` a model trained before with the same world file, seed and
+    configuration is loaded from the user's cache instead (one snapshot says
+    so), and a newly trained one is stored there."""
     t0 = time.perf_counter()
-    model = None
-    for step, loss, model in train_steps(world, config, report_every=report_every):
+    if cache:
+        from explorer.model import cache as model_cache
+        cached = model_cache.load(world, config)
+        if cached is not None:
+            land = Landscape(cached, world)
+            yield Snapshot("train", config.steps, config.steps, reward=frozen(land.reward()),
+                           message=f"loaded the trained model of '{world.name}' from the cache")
+            return Trained(cached, world, land, time.perf_counter() - t0, cached=True)
+    every = preview_every if preview_every is not None else max(report_every, config.steps // 15)
+    model, land = None, None
+    for step, loss, model in train_steps(world, config, report_every=report_every, preview_every=every):
         if stop is not None and stop.is_set():
             return Trained(None, world, None, time.perf_counter() - t0)
-        yield Snapshot("train", step, config.steps, loss,
-                       message=f"training E_theta on the expert samples of '{world.name}'")
+        reward = None
+        if model is not None and model.metrics.get("preview"):
+            if land is None:
+                land = Landscape(model, world)
+            else:
+                land.set_model(model)
+            reward = frozen(land.reward())
+        if step < config.steps or model is None or model.metrics.get("preview"):
+            yield Snapshot("train", step, config.steps, loss, reward,
+                           message=f"training E_theta on the expert samples of '{world.name}'")
     assert model is not None
-    return Trained(model, world, Landscape(model, world), time.perf_counter() - t0)
+    if land is None:
+        land = Landscape(model, world)
+    else:
+        land.set_model(model)
+    if cache:
+        from explorer.model import cache as model_cache
+        model_cache.store(world, config, model)
+    return Trained(model, world, land, time.perf_counter() - t0)
 
 
 # ------------------------------------------------------------------ refinement
@@ -121,11 +154,16 @@ def local(model: RewardModel, land: Landscape, flags: list[Flag],
 
 
 def data_driven(model: RewardModel, land: Landscape, flags: list[Flag], steps: int,
-                stop: threading.Event | None, frame_s: float = 1 / 30) -> Generator[Snapshot, None, Refined]:
-    """Data-driven patching of E_theta. The grid is re-evaluated at most once a frame,
-    with the cached kernel field (only E_theta changed)."""
+                stop: threading.Event | None, frame_s: float = 0.15) -> Generator[Snapshot, None, Refined]:
+    """Data-driven patching of E_theta. The grid is re-evaluated for the view at most
+    every ``frame_s`` (as often as the window draws while a job runs), with the
+    cached kernel field (only E_theta changed). Flags that hold nothing to learn
+    (every flagged state already below the floor) end it at once, with the reason."""
     t0 = time.perf_counter()
     job = DataDrivenPatch(model, land, flags, steps=steps)
+    if job.nothing_to_learn:
+        return Refined(None, False, {"steps": 0, "negatives": int(len(job.negatives)),
+                                     "message": job.nothing_to_learn}, False, time.perf_counter() - t0)
     gen = job.steps()
     last_eval, stopped, last = 0.0, False, None
     try:

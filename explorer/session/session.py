@@ -340,8 +340,10 @@ class Session:
         return readouts.policy(self, kind, start)
 
     # ================================================================ jobs and files
-    def training_job(self, config=None, world: World | None = None) -> Job:
-        return work.training_job(self, world or self.world, config)
+    def training_job(self, config=None, world: World | None = None, cache: bool = False) -> Job:
+        """Training as a job; ``cache``: reuse (and keep) the trained default model in the
+        user's cache directory (explorer.model.cache)."""
+        return work.training_job(self, world or self.world, config, cache)
 
     def run(self, job: Job, on_snapshot=None):
         """Run a job to its end in this thread and let its result enter the session."""

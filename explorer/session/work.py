@@ -240,7 +240,9 @@ def unattended_cycle(s: "Session", accept: str, **settings) -> pipeline.CycleRes
     return s.run(apply_job(s, accepted)).result
 
 
-def training_job(s: "Session", world, config) -> Job:
+def training_job(s: "Session", world, config, cache: bool = False) -> Job:
+    """Train E_theta on ``world``; with ``cache`` the trained default model comes from
+    (and goes to) the user's cache directory (``explorer.model.cache``)."""
     from explorer.model.learning import config_for
     config = config or config_for(world)
 
@@ -249,12 +251,15 @@ def training_job(s: "Session", world, config) -> Job:
             msg = "Training stopped; the previous model stays"
             s.events.message.emit(msg)
             return Outcome(s.current, msg)
-        t.model.metrics["train_seconds"] = round(t.seconds, 3)
+        if not t.cached:
+            t.model.metrics["train_seconds"] = round(t.seconds, 3)
         s.reset(t.world, t.model, t.land, "trained", "trained")
-        msg = (f"Trained on '{t.world.name}' in {t.seconds:.1f} s: {s.model.metrics.get('flaws', 0):,} "
-               "flaws to audit")
+        flaws = s.model.metrics.get('flaws', 0)
+        msg = (f"Loaded the trained model of '{t.world.name}' from the cache in {t.seconds:.1f} s (same world "
+               f"file, seed and training settings): {flaws:,} flaws to audit" if t.cached else
+               f"Trained on '{t.world.name}' in {t.seconds:.1f} s: {flaws:,} flaws to audit")
         s.events.message.emit(msg)
         return Outcome(s.current, msg)
 
     return Job("train", f"Training E_theta on the expert samples of '{world.name}'",
-               lambda stop: jobs.training(world, config, stop), finish)
+               lambda stop: jobs.training(world, config, stop, cache=cache), finish)

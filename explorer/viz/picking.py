@@ -33,3 +33,26 @@ def grid_spacing(world) -> float:
     """Distance between neighbouring grid points along the largest axis."""
     n = world.resolution
     return float(np.max(world.bounds_max - world.bounds_min)) / max(n - 1, 1)
+
+
+def pick_on_slice(world, points: np.ndarray, origin: np.ndarray, direction: np.ndarray,
+                  z: float) -> int | None:
+    """The grid cell nearest where the ray crosses the horizontal plane at height ``z``
+    (the slice plane), or None if the ray misses the plane inside the world's bounds.
+    This reaches interior cells that a front-most pick never can."""
+    o = np.asarray(origin, np.float64)
+    d = np.asarray(direction, np.float64)
+    if not np.all(np.isfinite(d)) or abs(d[2]) < 1e-12:
+        return None
+    t = (float(z) - o[2]) / d[2]
+    if t <= 0:
+        return None
+    hit = o + t * d
+    lo, hi = np.asarray(world.bounds_min, float), np.asarray(world.bounds_max, float)
+    slack = 0.5 * grid_spacing(world)
+    if np.any(hit[:2] < lo[:2] - slack) or np.any(hit[:2] > hi[:2] + slack):
+        return None
+    pts = np.asarray(points, np.float64)
+    layer = np.abs(pts[:, 2] - pts[np.argmin(np.abs(pts[:, 2] - z)), 2]) < 1e-9
+    idx = np.nonzero(layer)[0]
+    return int(idx[np.argmin(np.linalg.norm(pts[idx, :2] - hit[:2], axis=1))])

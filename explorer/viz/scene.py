@@ -17,34 +17,10 @@ import pyvista as pv
 
 from worlds import World
 
-REWARD_TITLE = "learned reward"
+from . import legend as lg
+from .colours import FLAW_OFFSET, diff_lut, legend_text, reward_lut, reward_title, shown_lut  # noqa: F401
+
 DIFF_TITLE = "reward change\n(after - before)"
-
-
-def reward_lut(floor: float, reverse: bool = False, hide_below_floor: bool = True) -> pv.LookupTable:
-    lut = pv.LookupTable(cmap="viridis" if reverse else "viridis_r")
-    lut.scalar_range = (floor, 1.0) if hide_below_floor else (0.0, 1.0)
-    if hide_below_floor:
-        # Volumes show only the cells above the floor: below it they are transparent,
-        # so an in-place scalar write also changes which cells are visible.
-        lut.below_range_color = "white"
-        lut.below_range_opacity = 0.0
-        lut.SetBelowRangeColor(1.0, 1.0, 1.0, 0.0)
-    return lut
-
-
-def diff_lut() -> pv.LookupTable:
-    """Red = the reward fell, blue = it rose. NaN cells (see ``difference_values``)
-    are transparent."""
-    lut = pv.LookupTable(cmap="RdBu")
-    lut.scalar_range = (-1.0, 1.0)
-    lut.SetNanColor(1.0, 1.0, 1.0, 0.0)
-    return lut
-
-
-def reward_title(reverse: bool) -> str:
-    legend = "yellow = high\npurple = low" if reverse else "yellow = low\npurple = high"
-    return f"{REWARD_TITLE}\n({legend})"
 
 
 def difference_values(world: World, before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -66,6 +42,8 @@ class Scene:
     mode: str = "reward"            # "reward" | "difference"
     reverse: bool = False
     bar: object = None              # the scalar bar actor (its LUT and title follow the mode)
+    legend: object = None           # the side legend (the window), instead of ``bar``
+    scale: float = 1.0              # point sizes and line widths (presenter mode: larger)
 
 
 def landscape_mesh(world: World, points: np.ndarray, reward: np.ndarray) -> pv.DataSet:
@@ -89,36 +67,70 @@ def _to_mesh_order(world: World, values: np.ndarray, n: int | None = None) -> np
     return np.asarray(values, np.float32).reshape(n, n).T.reshape(-1)
 
 
+def point_size(world: World, scale: float = 1.0) -> float:
+    return max(3.0, 140.0 / world.resolution) * scale
+
+
 def add_landscape(plotter, world: World, points: np.ndarray, reward: np.ndarray,
-                  reverse: bool = False, point_size: float | None = None) -> Scene:
+                  reverse: bool = False, point_size: float | None = None, legend: bool = False,
+                  presenter: bool = False) -> Scene:
+    """The landscape actor, coloured by reward. With ``legend`` its colour legend is a
+    strip beside the 3D data (``legend.py``), else a scalar bar inside the view
+    (off-screen figures); ``presenter`` draws larger points."""
     mesh = landscape_mesh(world, points, reward)
+    scale = 1.6 if presenter else 1.0
+    if legend:                                   # the window: colours go through "shown"
+        mesh["shown"] = np.array(mesh["reward"], np.float32)
     bar = {"title": reward_title(reverse), "n_labels": 5, "fmt": "%.1f", "vertical": True,
            "position_x": 0.83, "position_y": 0.12, "width": 0.07, "height": 0.6,
            "color": "black", "title_font_size": 14, "label_font_size": 12,
            # fixed: an interactive bar (pyvistaqt's default) moves and swallows clicks
            "interactive": False}
+    lut = shown_lut(world.floor, reverse, not world.is_terrain) if legend else \
+        reward_lut(world.floor, reverse, not world.is_terrain)
+    scalars = "shown" if legend else "reward"
     if world.is_terrain:
-        actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, False),
-                                 clim=(0.0, 1.0), scalar_bar_args=bar, smooth_shading=True,
-                                 name="landscape", render=False)
+        actor = plotter.add_mesh(mesh, scalars=scalars, cmap=lut, clim=lut.scalar_range if legend else (0.0, 1.0),
+                                 scalar_bar_args=bar, smooth_shading=True, name="landscape", render=False,
+                                 show_scalar_bar=not legend)
     else:
-        size = point_size or max(3.0, 140.0 / world.resolution)
-        actor = plotter.add_mesh(mesh, scalars="reward", cmap=reward_lut(world.floor, reverse, True),
-                                 render_points_as_spheres=True, point_size=size,
-                                 scalar_bar_args=bar, name="landscape", render=False)
+        size = point_size or globals()["point_size"](world, scale)
+        actor = plotter.add_mesh(mesh, scalars=scalars, cmap=lut, render_points_as_spheres=True,
+                                 point_size=size, scalar_bar_args=bar, name="landscape", render=False,
+                                 show_scalar_bar=not legend, **({"clim": lut.scalar_range} if legend else {}))
+    if legend:
+        mesh.set_active_scalars("reward")            # what tests and readers see; colours use "shown"
+        actor.mapper.SetScalarModeToUsePointFieldData()
+        actor.mapper.SelectColorArray("shown")
+        # Between a flawed cell (red part of the table) and its neighbour (viridis part),
+        # interpolating the value would pass through the table's unused middle (white
+        # seams); interpolating the colours blends them.
+        actor.mapper.SetInterpolateScalarsBeforeMapping(False)
         for bar_actor in plotter.scalar_bars.values():
             bar_actor.SetDrawBelowRangeSwatch(False)   # hidden cells need no legend swatch
-    bar_actor = None
-    try:
-        bar_actor = plotter.scalar_bars[bar["title"]]
-    except (KeyError, AttributeError):
-        pass
-    return Scene(world, mesh, actor, reverse=reverse, bar=bar_actor)
+    bar_actor = side = None
+    if legend:
+        side = lg.add_legend(plotter, reward_lut(world.floor, reverse, not world.is_terrain),
+                             *legend_text("reward", reverse, world.floor, world.is_terrain), presenter)
+    else:
+        try:
+            bar_actor = plotter.scalar_bars[bar["title"]]
+        except (KeyError, AttributeError):
+            pass
+    return Scene(world, mesh, actor, reverse=reverse, bar=bar_actor, legend=side, scale=scale)
 
 
-def update_reward(scene: Scene, reward: np.ndarray) -> None:
-    """In place: write the scalars; the caller re-renders (throttled in the GUI)."""
-    scene.mesh["reward"][:] = _to_mesh_order(scene.world, reward)
+def update_reward(scene: Scene, reward: np.ndarray, flawed: np.ndarray | None = None) -> None:
+    """In place: write the scalars; the caller re-renders (throttled in the GUI).
+    ``flawed`` (the flaw overlay): these cells are coloured in the red ramp."""
+    values = _to_mesh_order(scene.world, reward)
+    scene.mesh["reward"][:] = values
+    if "shown" in scene.mesh.point_data:
+        shown = scene.mesh["shown"]
+        shown[:] = values
+        if flawed is not None and scene.mode == "reward":
+            mask = _to_mesh_order(scene.world, np.asarray(flawed, np.float32)) > 0.5
+            shown[mask] += FLAW_OFFSET
     scene.mesh.Modified()
 
 
@@ -135,8 +147,10 @@ def set_colouring(scene: Scene, mode: str, reverse: bool | None = None) -> None:
         title = DIFF_TITLE
     else:
         lut = reward_lut(scene.world.floor, scene.reverse, not scene.world.is_terrain)
-        mapper.lookup_table = lut
-        mapper.scalar_range = lut.scalar_range
+        shown = shown_lut(scene.world.floor, scene.reverse, not scene.world.is_terrain) \
+            if scene.legend is not None else lut
+        mapper.lookup_table = shown
+        mapper.scalar_range = shown.scalar_range
         title = reward_title(scene.reverse)
     if scene.bar is not None:
         # The scalar bar keeps the LUT it was made with unless told otherwise.
@@ -144,9 +158,13 @@ def set_colouring(scene: Scene, mode: str, reverse: bool | None = None) -> None:
         scene.bar.SetTitle(title)
         scene.bar.SetDrawBelowRangeSwatch(False)
         scene.bar.SetDrawNanAnnotation(False)
+    if scene.legend is not None:
+        lg.set_legend(scene.legend, lut, *legend_text(mode, scene.reverse, scene.world.floor,
+                                                      scene.world.is_terrain),
+                      scene.legend.marks.GetInput() or "")
 
 
-def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
+def add_overlays(plotter, world: World, show: dict | None = None, scale: float = 1.0) -> dict:
     """Expert samples and route, goals, hazards and the norm boundary. All
     overlays are unpickable so a click always lands on the landscape."""
     show = {"expert": True, "goals": True, "hazards": True, "boundary": True, **(show or {})}
@@ -158,14 +176,14 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
         samples = samples + [0, 0, lift]
         routes = [r + [0, 0, lift] for r in routes]
     actors["expert"] = [
-        plotter.add_mesh(pv.PolyData(samples), color="black", point_size=11,
+        plotter.add_mesh(pv.PolyData(samples), color="black", point_size=11 * scale,
                          render_points_as_spheres=True, pickable=False, name="expert_samples", render=False),
-    ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3, pickable=False,
+    ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3 * scale, pickable=False,
                           name=f"expert_route_{i}", render=False) for i, r in enumerate(routes)]
-    actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3,
+    actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3 * scale,
                                         pickable=False, name=f"goal_{g.name}", style="wireframe", render=False)
                        for g in world.goals]
-    actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3,
+    actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3 * scale,
                                           pickable=False, name=f"hazard_{h.name}", style="wireframe", render=False)
                          for h in world.hazards]
     actors["boundary"] = []
@@ -173,7 +191,7 @@ def add_overlays(plotter, world: World, show: dict | None = None) -> dict:
         outline = norm_boundary(world)
         if outline is not None and outline.n_points:
             actors["boundary"].append(plotter.add_mesh(outline, color="#4d4d4d", opacity=0.12 if not world.is_terrain else 1.0,
-                                                       line_width=2, pickable=False, name="norm_boundary",
+                                                       line_width=2 * scale, pickable=False, name="norm_boundary",
                                                        style="surface" if not world.is_terrain else "wireframe",
                                                        render=False))
     for key, items in actors.items():
@@ -192,8 +210,23 @@ def _region_outline(world: World, region) -> pv.PolyData:
     return pv.Sphere(radius=region.radius, center=c, theta_resolution=16, phi_resolution=12)
 
 
+_BOUNDARIES: dict = {}
+
+
 def norm_boundary(world: World) -> pv.PolyData | None:
-    """The surface (volume) or line (terrain) at distance B from the expert support."""
+    """The surface (volume) or line (terrain) at distance B from the expert support
+    (kept per world file: it costs a distance computation on 110,592 points, and
+    the window rebuilds its scene whenever a new lineage starts)."""
+    key = (world.name, world.file_hash, float(world.boundary))
+    if key not in _BOUNDARIES:
+        if len(_BOUNDARIES) > 16:
+            _BOUNDARIES.clear()
+        _BOUNDARIES[key] = _norm_boundary(world)
+    mesh = _BOUNDARIES[key]
+    return None if mesh is None else mesh.copy()
+
+
+def _norm_boundary(world: World) -> pv.PolyData | None:
     n = 48 if not world.is_terrain else 128
     g = world.grid(n)
     dist = world.distance_to_support(g.points)
@@ -234,12 +267,12 @@ def flags_mesh(world: World, flags) -> pv.PolyData:
     return pv.merge(meshes)
 
 
-def set_flags(plotter, world: World, flags, name: str = "flags") -> None:
+def set_flags(plotter, world: World, flags, name: str = "flags", scale: float = 1.0) -> None:
     mesh = flags_mesh(world, flags)
     if mesh.n_points == 0:
         plotter.remove_actor(name, render=False)
         return
-    plotter.add_mesh(mesh, color="red", line_width=4, pickable=False, name=name, reset_camera=False,
+    plotter.add_mesh(mesh, color="red", line_width=4 * scale, pickable=False, name=name, reset_camera=False,
                      render=False)      # the caller renders (a GUI throttles; add_mesh would block ~25 ms)
 
 
@@ -248,10 +281,11 @@ def default_camera(plotter, world: World) -> None:
     expert route runs along it, so the iso view hides the route behind itself)."""
     centre = (world.bounds_min + world.bounds_max) / 2
     span = float(np.max(world.bounds_max - world.bounds_min))
-    direction = np.array([-1.3, 1.6, 0.8]) if not world.is_terrain else np.array([0.6, -1.4, 1.3])
+    # A terrain is seen from well above its ground (a low camera showed a flat strip).
+    direction = np.array([-1.3, 1.6, 0.8]) if not world.is_terrain else np.array([0.7, -1.5, 2.2])
     plotter.camera_position = [tuple(centre + direction * span), tuple(centre), (0, 0, 1)]
     plotter.reset_camera(render=False)      # callers render (the GUI throttles its frames)
-    plotter.camera.zoom(1.1)
+    plotter.camera.zoom(1.1 if not world.is_terrain else 1.35)
 
 
 def top_view(plotter) -> None:

@@ -13,6 +13,9 @@ import pytest
 import torch
 
 torch.set_num_threads(1)
+# The window keeps trained models in the user's cache directory: never the real one
+# in tests, and off unless a test turns it on (a test of training must train).
+os.environ.setdefault("EXPLORER_CACHE_DIR", "off")
 
 NO_DISPLAY = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 NO_DISPLAY_REASON = ("GUI tests need an X server (DISPLAY is not set): run them under "

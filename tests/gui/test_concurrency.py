@@ -116,8 +116,8 @@ def test_switching_worlds_during_training_is_refused_and_stop_keeps_the_model(qt
     import explorer.session.jobs as jobs
     from explorer.model.learning import config_for
     real = jobs.training
-    monkeypatch.setattr(jobs, "training", lambda world, config, stop=None, report_every=100: real(
-        world, config_for(world, steps=1500), stop=stop, report_every=20))
+    monkeypatch.setattr(jobs, "training", lambda world, config, stop=None, report_every=100, **kw: real(
+        world, config_for(world, steps=1500), stop=stop, report_every=20, **kw))
     s = window.session
     flags = _flag_spurious(window, 0.3)
     model0 = s.model

@@ -68,7 +68,7 @@ def test_picking_ridge_in_the_world_list_trains_and_shows_it(qtbot, window):
     assert index >= 0
     combo.setCurrentIndex(index)
     statuses = []
-    window.statusBar().messageChanged.connect(statuses.append)
+    window.statusChanged.connect(statuses.append)
     with qtbot.waitSignal(window.modelReady, timeout=90_000):
         combo.activated.emit(index)
     # the status bar names the world being trained, not the one shown before
