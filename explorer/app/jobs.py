@@ -32,7 +32,8 @@ class JobRunner(QObject):
     _returned = pyqtSignal(object, object)   # (worker thread ->) token, ("ok"|"error", payload)
     _ended = pyqtSignal(object)              # (worker thread ->) token
 
-    def __init__(self, session, parent: QObject | None = None):
+    def __init__(self, session=None, parent: QObject | None = None):
+        """``session``: told when a job starts and ends (None: a lesson's own runner)."""
         super().__init__(parent)
         self.session = session
         self.job = None
@@ -67,7 +68,8 @@ class JobRunner(QObject):
         self.started_at = time.perf_counter()
         self._thread = threading.Thread(target=self._drive, args=(gen, self._done, self._token),
                                         name=f"explorer-job-{kind}", daemon=True)
-        self.session.job_started(kind)
+        if self.session is not None:
+            self.session.job_started(kind)
         self._thread.start()
 
     def _drive(self, gen: Generator, done: threading.Event, token: int) -> None:
@@ -111,7 +113,8 @@ class JobRunner(QObject):
             return
         kind, self.kind = self.kind, None
         job, self.job = self.job, None
-        self.session.job_ended()
+        if self.session is not None:
+            self.session.job_ended()
         status, payload = value
         if status == "ok":
             try:

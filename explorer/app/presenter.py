@@ -41,9 +41,9 @@ def set_presenter(window, on: bool) -> None:
     window.dock.setMinimumWidth(600 if on else 420)     # 18 pt buttons and rows need the room
     window.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded if on
                                                     else Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    for part in [window.plot, *getattr(window, "lesson_windows", {}).values()]:
-        if hasattr(part, "set_presenter"):
-            part.set_presenter(on)
+    window.plot.set_presenter(on)
+    from .lessons import set_lessons_presenter
+    set_lessons_presenter(window, on)                  # open lessons follow; new ones read window.presenter
     if on:
         window.dock.setVisible(False)          # the landscape takes the screen; F9 brings it back
     else:

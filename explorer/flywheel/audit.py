@@ -289,7 +289,8 @@ class Auditor:
                 findings.append(Finding(
                     id=0, center=tuple(float(v) for v in pts[head]), radius=float(np.ceil(radius * 1e4 + 1e-6) / 1e4),
                     score=float(reward[members].max()), kind=kind,
-                    reason=f"reward {float(reward[head]):.2f} > floor {self.world.floor:g}; {reason}",
+                    reason=f"reward {above(float(reward[head]), self.world.floor)} > floor {self.world.floor:g}; "
+                           f"{reason}",
                     priority=float(priority[head]), cluster=c, cells=int(len(members)),
                     uncertainty=float(unc[members].mean())))
         key = (lambda f: f.priority) if ranking == "priority" else (lambda f: f.score)
@@ -327,3 +328,12 @@ def _spacing(land: Landscape) -> float:
 
 
 _components = components     # kept for callers of the old name
+
+
+def above(value: float, floor: float) -> str:
+    """``value`` with as many decimals as it takes to read above ``floor`` (0.0503, not 0.05)."""
+    for digits in range(2, 7):
+        text = f"{value:.{digits}f}"
+        if float(text) > floor:
+            return text
+    return f"{value:.6g}"

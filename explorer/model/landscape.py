@@ -203,6 +203,16 @@ class Landscape:
             self._capped_at = self._patched_count
         return self._capped
 
+    def adopt(self, other: "Landscape") -> None:
+        """Show what ``other`` (a fork a worker refined on) shows, taking its kernel
+        field and caches instead of computing them again in this thread."""
+        if other.grid.shape != self.grid.shape or other.world is not self.world:
+            self.set_model(other.model)
+            return
+        keep = {k: getattr(self, k) for k in ("grid", "distance", "violates", "true", "world")}
+        self.__dict__.update(other.__dict__)
+        self.__dict__.update(keep)
+
     def fork(self) -> "Landscape":
         """A private copy for a worker thread: the grid, the teacher's arrays and the
         cached expertness are shared (never written in place); the kernel field and

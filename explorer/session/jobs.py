@@ -71,6 +71,7 @@ class Refined:
     stopped: bool = False
     seconds: float = 0.0
     check: dict | None = None            # the regression check, when the job already ran it
+    land: Landscape | None = None        # the fork showing ``model`` (the window adopts its caches)
 
 
 @dataclass
@@ -130,6 +131,9 @@ def training(world: World, config: TrainingConfig, stop: threading.Event | None 
     if cache:
         from explorer.model import cache as model_cache
         model_cache.store(world, config, model)
+    # The version metrics (a policy rollout among them) here, not in the window's thread.
+    from explorer.flywheel.metrics import version_metrics
+    model.metrics.update(version_metrics(land))
     return Trained(model, world, land, time.perf_counter() - t0)
 
 
@@ -150,7 +154,7 @@ def local(model: RewardModel, land: Landscape, flags: list[Flag],
     probes = pipeline.probes_for(land.world, settings) if settings is not None else None
     check = regression_check(before, land, flagged=flags, probes=probes, before_model=model)
     yield Snapshot("local", 2, 2, message="regression check " + ("passed" if check["passed"] else "failed"))
-    return Refined(child, True, report.to_dict(), seconds=time.perf_counter() - t0, check=check)
+    return Refined(child, True, report.to_dict(), seconds=time.perf_counter() - t0, check=check, land=land)
 
 
 def data_driven(model: RewardModel, land: Landscape, flags: list[Flag], steps: int,

@@ -12,8 +12,7 @@ Long work (training, refinement, audit, applying findings) is a ``Job``
 ``finish`` in the GUI thread; the blocking methods here do both in the caller's
 thread, so both paths run the same code. The flywheel's own steps live in
 ``explorer.flywheel.pipeline``; what a refinement or a cycle does to the
-session lives in ``work.py``; the session directory in ``store.py`` and
-``persist.py``.
+session in ``work.py``; the session directory in ``store.py``, ``persist.py``.
 """
 from __future__ import annotations
 
@@ -117,7 +116,8 @@ class Session:
         self.triage, self.reviews, self.answered = None, ReviewLog(), {}
         self.commands = CommandHistory()
         self.reference, self.last_check, self.recovery = None, None, None
-        model.metrics.update(work.metrics_of(self.land))
+        if not {"flaws", "basin_cells", "policy_outcome"} <= set(model.metrics):
+            model.metrics.update(work.metrics_of(self.land))
         self.current = self.versions.add(model, label, kind).version
         self.events.reset.emit()
 

@@ -63,12 +63,18 @@ def same_expertness(a: RewardModel, b: RewardModel) -> bool:
 
 # ------------------------------------------------------------------ releasing
 def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool, flags=(), patch=None,
-            audit=None, accepted=(), gate: bool = True, check: dict | None = None) -> Outcome:
+            audit=None, accepted=(), gate: bool = True, check: dict | None = None,
+            fork: Landscape | None = None) -> Outcome:
     """Check ``child`` against the current version and make it current, or refuse it."""
     parent = s.model
     before = s.land.reward().copy()
     try:
-        s.land.set_model(child, same_expertness=same)       # proves the new reward finite on the grid
+        if fork is not None and fork.model is child:
+            parent_land = s.land.fork()
+            s.land.adopt(fork)                               # the worker proved and summed it already
+        else:
+            parent_land = None
+            s.land.set_model(child, same_expertness=same)   # proves the new reward finite on the grid
     except ModelError as exc:
         s.land.set_model(parent, same_expertness=same)
         msg = (f"{label}: rolled back, the result would serve non-finite rewards ({exc}); "
@@ -77,7 +83,7 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
         return Outcome(None, msg, severe=True)
     change = float(np.max(np.abs(s.land.reward() - before))) if len(before) else 0.0
     if change <= NO_CHANGE:
-        s.land.set_model(parent, same_expertness=same)
+        _back(s, parent, same, parent_land)
         msg = (f"{label}: no grid cell's reward changed by more than {NO_CHANGE:g} (largest change "
                f"{change:.1e}); no new version, v{parent.version} stays")
         s.events.message.emit(msg)
@@ -87,7 +93,7 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
     if check is None:       # a psi edit (and any job that did not check): on the grid, here
         check = regression_check(before, s.land, flagged=list(flags) or None, before_model=parent)
     if gate and not check["passed"]:
-        s.land.set_model(parent, same_expertness=same)
+        _back(s, parent, same, parent_land)
         reasons = "; ".join(check.get("reasons", [])[:2]) or (
             f"the worst basin cell would lose {check['basin_worst_cell_loss']:.1%} of its reward "
             f"(cap {BASIN_CAP:.0%})")
@@ -97,10 +103,14 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
     if child.edits:
         child.edits[-1]["regression_check"] = check
     child.parent = parent.version
-    child.metrics = metrics_of(s.land, before, audit=audit, accepted=accepted, flags=flags, patch=patch,
-                               kernels=None if patch is None else int(patch.kernels_added),
-                               certified=check.get("certified"))
-    entry = s.versions.add(child, label, kind)
+    try:
+        child.metrics = metrics_of(s.land, before, audit=audit, accepted=accepted, flags=flags, patch=patch,
+                                   kernels=None if patch is None else int(patch.kernels_added),
+                                   certified=check.get("certified"))
+        entry = s.versions.add(child, label, kind)           # its artifact on disk first
+    except BaseException:
+        _back(s, parent, same, parent_land)                  # e.g. the disk is full: nothing changed
+        raise
     s.execute(ChangeVersion(kind, parent.version, entry.version))
     s.last_check = check
     verdict = "passed" if check["passed"] else "FAILED (a psi edit is kept: it reshapes on purpose)"
@@ -111,6 +121,13 @@ def release(s: "Session", child: RewardModel, kind: str, label: str, same: bool,
 
 
 # ------------------------------------------------------------------ refinement
+def _back(s: "Session", parent: RewardModel, same: bool, parent_land: Landscape | None) -> None:
+    if parent_land is not None:
+        s.land.adopt(parent_land)
+    else:
+        s.land.set_model(parent, same_expertness=same)
+
+
 def refine_job(s: "Session", method: str, steps: int) -> Job:
     s._require()
     if method not in METHODS:
@@ -142,7 +159,8 @@ def refine_job(s: "Session", method: str, steps: int) -> Job:
         stopped = " (stopped early: last good state)" if result.stopped else ""
         label = f"{name}: {len(flags)} flag{'s' if len(flags) != 1 else ''}{stopped}"
         out = release(s, result.model, method, label, result.same_expertness, flags=flags,
-                      patch=SimpleNamespace(**result.report) if method == "local" else None, check=result.check)
+                      patch=SimpleNamespace(**result.report) if method == "local" else None, check=result.check,
+                      fork=result.land)
         out.result = result
         return out
 
@@ -213,6 +231,7 @@ def apply_job(s: "Session", findings=None) -> Job:
         result.model.edits[-1].update({"reviewed_fine": [r.to_dict() for r in t.reviewed()],
                                        "hidden_as_reviewed": len(t.hidden)})
         entry = s.versions.add(result.model, label, "cycle")
+        s.land.adopt(land)                       # the fork shows the released version: no recompute
         s.execute(ChangeVersion("cycle", parent.version, entry.version, triage_old=t, triage_new=None))
         s.answered[entry.version] = result.audit
         s.last_check = result.check

@@ -28,6 +28,8 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from explorer.session.jobs import Job
+
 from ..jobs import JobRunner
 from ..plots import PlotPanel, base_point_size, plot_sizes
 
@@ -113,7 +115,7 @@ class LessonWindow(QMainWindow):
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
         self._draw_timer.timeout.connect(self._draw_pending)
-        self.jobs = JobRunner(self)
+        self.jobs = JobRunner(None, self)
         self.jobs.snapshot.connect(self._on_snapshot)
         self.jobs.succeeded.connect(self._on_done)
         self.jobs.failed.connect(self._on_failed)
@@ -199,7 +201,8 @@ class LessonWindow(QMainWindow):
         self._run_first_draw = len(self.draw_seconds)
         self.progress.setRange(0, 0)
         self.progress.show()
-        self.jobs.start(kind, make)
+        # A lesson's result is drawn as it streams; finishing it changes no session.
+        self.jobs.start(Job(kind, kind, make, lambda result: result))
         self._sync()
 
     def _on_snapshot(self, result) -> None:
