@@ -97,7 +97,22 @@ class FindingsLayer(QObject):
                 plotter.add_mesh(ring, color="#111111", line_width=6 * self.scale, pickable=False,
                                  name="finding_selected", reset_camera=False, render=False)
                 self._names.append("finding_selected")
+        self._draw_unremovable(plotter)
         self.view.request_render()
+
+    def _draw_unremovable(self, plotter) -> None:
+        """States the patch proved it cannot remove under the basin cap: black crosses,
+        so a student sees what the flywheel leaves, and why (the status bar says it)."""
+        report = self.triage.report
+        stuck = [u for u in (list(report.unremovable) + list(report.unremovable_left)) if "state" in u]
+        if not stuck:
+            return
+        import pyvista as pv
+        pts = np.array([u["state"] for u in stuck], float)
+        plotter.add_mesh(pv.PolyData(pts), color="black", point_size=14 * self.scale,
+                         render_points_as_spheres=True, pickable=False, name="finding_unremovable",
+                         reset_camera=False, render=False)
+        self._names.append("finding_unremovable")
 
     def fly_to(self, point) -> None:
         """Move the camera's focal point to ``point`` over FLY_MS (orientation and

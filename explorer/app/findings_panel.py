@@ -181,12 +181,18 @@ class FindingsPanel(QGroupBox):
                 f"Audit of v{triage.version} ({rep.mode}{took}): {_n(c['findings'], 'finding')}, "
                 f"{_n(c['regions'], 'region')}, {_n(rep.verified, 'flawed cell')}{hidden}; accepted "
                 f"{c['accepted']}, rejected {c['rejected']}.{stale}")
+            stuck = len(rep.unremovable) + len(rep.unremovable_left)
+            if stuck:
+                self.summary.setText(self.summary.text() + f" {_n(stuck, 'flawed state')} provably "
+                                     "unremovable under the basin cap (black dots).")
             bold = QFont()
             bold.setBold(True)
+            labels = {g.get("id"): g.get("label", "") for g in getattr(rep, "regions", []) or []}
             for i, r in enumerate(triage.regions, start=1):
                 f = r.representative
+                where = labels.get(r.cluster) or _centre(f.center)
                 item = QTreeWidgetItem([str(i), DECISION_TEXT[r.decision], f"{r.radius:.3f}", str(r.cells),
-                                        f"{_centre(f.center)} {reason_text(f, self.reward_of(f))}"])
+                                        f"{where}: {reason_text(f, self.reward_of(f))}"])
                 item.setData(0, Qt.ItemDataRole.UserRole, r.cluster)
                 item.setForeground(1, QBrush(QColor(DECISION_COLOUR[r.decision])))
                 item.setFont(0, bold)

@@ -57,7 +57,10 @@ READOUT_TIPS = {
     "version": "The reward model's version: every refinement or psi edit makes a new one "
                "(the artifact records the chain of edits).",
     "flaws": "Grid cells whose reward is above the floor although they break a norm "
-             "(e.g. farther than B from the expert support): spurious reward. Lower is better.",
+             "(e.g. farther than B from the expert support): spurious reward. Lower is better. "
+             "'Between grid points' counts the same on held-out probe states the refinement never "
+             "saw (a finer grid, random states, the shell around the boundary), beyond B + delta: "
+             "a policy moves between grid points, so this is the figure that matters to it.",
     "basin": "The basin: cells near the expert support (within B) with reward above the floor. "
              "Retention = their summed reward now / before the last refinement; a refinement "
              "should keep it near 100%.",
@@ -66,8 +69,9 @@ READOUT_TIPS = {
     "correlation": "Pearson correlation between the learned reward and the world's true reward "
                    "over the grid (the true reward is the teacher's knowledge; the learner never "
                    "sees it). Higher is better.",
-    "check": "Regression check after the last refinement: passed if no basin cell lost more than "
-             "10% of its reward and the basin did not shrink. Only a version that passes is released "
+    "check": "Regression check after the last refinement: passed if no basin state lost more than "
+             "10% of its reward (on the grid and between grid points), the basin did not shrink, and no "
+             "flaw appeared outside the flagged places. Only a version that passes is released "
              "into the session's history.",
     "cycle": "This version's flywheel metrics: flaws the audit found, the accepted ones patched and "
              "refused (the basin cap kept them), flaws remaining, and the highest learned reward left "

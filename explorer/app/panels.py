@@ -295,13 +295,20 @@ class ReadoutPanel(QGroupBox):
         L = self.labels
         n = m.get("patches", 0)
         L["version"].setText(f"v{m['version']}, {n} patch kernel{'s' if n != 1 else ''}")
-        flaws = f"{m['flaws']} of {m['cells']} cells"
+        flaws = f"grid: {m['flaws']:,} of {m['cells']:,} cells"
         if "reference_flaws" in m:
-            flaws += f" (was {m['reference_flaws']})"
+            flaws += f" (was {m['reference_flaws']:,})"
+        cert = m.get("certified") or {}
+        if "flaws" in cert:
+            # Side by side: the picture's cells and the held-out states between them.
+            flaws += (f"; between grid points: {cert['flaws']:,} of {cert['probes']:,} probes "
+                      f"(beyond B + {cert.get('delta', 0):.3f})")
         L["flaws"].setText(flaws)
         basin = f"{m['basin_cells']} cells"
         if "basin_retention" in m:
             basin += f", reward retained {m['basin_retention']:.1%}"
+        if "basin_worst_loss" in cert:
+            basin += f"; between grid points the worst state lost {cert['basin_worst_loss']:.1%}"
         L["basin"].setText(basin)
         if "flag_max_reward" in m and flags != 0:
             below = "at or below" if m["flag_max_reward"] <= m["floor"] else "ABOVE"
