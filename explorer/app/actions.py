@@ -58,6 +58,9 @@ def build(w) -> dict[str, QAction]:
         "open_world": a("open_world", "Open &world...", self.files.open_world_dialog),
         "open_artifact": a("open_artifact", "&Open artifact...", self.files.open_artifact_dialog),
         "save_artifact": a("save_artifact", "&Save artifact...", self.files.save_artifact),
+        "open_model": a("open_model", "Open reward &model (ONNX)...", self.files.open_model_dialog),
+        "export_onnx": a("export_onnx", "&Export served reward (ONNX)...", self.files.export_onnx_dialog),
+        "train_ppo": a("train_ppo", "Train &PPO agent", lambda: self.agents.train()),
         "screenshot": a("screenshot", "Screens&hot (PNG)...", self.files.screenshot_dialog),
         "quit": a("quit", "&Quit", self.close),
         "undo": a("undo", "Undo", lambda: self.edits.undo()),
@@ -122,8 +125,8 @@ def build(w) -> dict[str, QAction]:
         self.addAction(mv)
     mb = self.menuBar()
     m = mb.addMenu("&File")
-    for k in ("open_world", "open_artifact", "save_artifact", None, "new_session", "open_session", None,
-              "screenshot", None, "quit"):
+    for k in ("open_world", "open_artifact", "save_artifact", None, "open_model", "export_onnx", None,
+              "new_session", "open_session", None, "screenshot", None, "quit"):
         m.addSeparator() if k is None else m.addAction(self.act[k])
     m = mb.addMenu("&Edit")
     for k in ("undo", "redo", None, "delete_flag", "flag_tool"):
@@ -135,14 +138,15 @@ def build(w) -> dict[str, QAction]:
     for act in self.overlay_actions.values():
         m.addAction(act)
     m.addSeparator()
-    m.addAction(self.act["policy_cycle"])
-    m.addSeparator()
     for k in ("presenter", "side_panel", "message_log"):
         m.addAction(self.act[k])
     m = mb.addMenu("&Model")
     for k in ("train", "refine", "stop", None, "audit", "next_finding", "prev_finding", "accept_finding",
               "reject_finding", "apply_accepted"):
         m.addSeparator() if k is None else m.addAction(self.act[k])
+    m = mb.addMenu("&Policy")
+    for k in ("policy_cycle", "train_ppo"):
+        m.addAction(self.act[k])
     from .lessons import add_lessons_menu
     add_lessons_menu(self, mb)          # Lessons > Alignment collapse..., ...
     m = mb.addMenu("&Help")
@@ -200,9 +204,9 @@ def update(self) -> None:
     self.act["redo"].setText(s.redo_text())
     self.act["redo"].setEnabled(s.can_redo())
     self.act["delete_flag"].setEnabled(self.flag_panel.selected_id() is not None)
-    for k in ("refine", "save_artifact", "audit"):
+    for k in ("refine", "save_artifact", "audit", "export_onnx", "train_ppo"):
         self.act[k].setEnabled(ready and not busy)
-    for k in ("train", "open_world", "open_artifact", "new_session", "open_session"):
+    for k in ("train", "open_world", "open_artifact", "open_model", "new_session", "open_session"):
         self.act[k].setEnabled(not busy)
     self.world_combo.setEnabled(not busy)
     self.act["stop"].setEnabled(busy)

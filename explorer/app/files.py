@@ -84,6 +84,49 @@ class FileActions:
         if path:
             self.open_artifact(path)
 
+    def open_model(self, path: str) -> bool:
+        """Any reward model (ONNX) on its sidecar's world, or on the world shown now."""
+        if self.w.jobs.busy:
+            self.w.status(f"Cannot open a model now: {self.w.jobs.kind} is running (press Stop first)")
+            return False
+        world = None if Path(path).with_suffix(".json").is_file() else self.session.world
+        try:
+            other = Session.from_model(path, world)
+        except (InputError, OSError) as exc:
+            refuse(self.w, "Cannot open reward model", exc)
+            return False
+        if not self.maybe_save("Open reward model"):
+            return False
+        self.session.replace_with(other)
+        from explorer.refine.sculpting import refusals
+        off = "; ".join(refusals(other.model).values())
+        self.w.status(f"Opened {Path(path).name} on {other.world.name}: audit it, flag it, patch it"
+                      + (f". Disabled: {off}" if off else ""))
+        return True
+
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open reward model", "", "ONNX models (*.onnx)")
+        if path:
+            self.open_model(path)
+
+    def export_onnx(self, path: str) -> bool:
+        try:
+            report = self.session.export_onnx(path)
+        except (InputError, OSError) as exc:
+            refuse(self.w, "Cannot export the served reward", exc)
+            return False
+        worst = max(report.max_abs_diff_grid, report.max_abs_diff_random)
+        self.w.status(f"Exported v{self.session.version} to {path}: {report.kernels} kernels; onnxruntime "
+                      f"matches the explorer to {worst:.1g} on the grid and {report.random_states:,} random states")
+        return True
+
+    def export_onnx_dialog(self) -> None:
+        s = self.session
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export the served reward (ONNX)",
+                                              f"{s.world.name}-v{s.version}.onnx", "ONNX models (*.onnx)")
+        if path:
+            self.export_onnx(path if path.endswith(".onnx") else path + ".onnx")
+
     def save_artifact(self, path: str | None = None) -> bool:
         """The current version as a standalone artifact directory (for a policy or a colleague)."""
         s = self.session

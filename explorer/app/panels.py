@@ -9,6 +9,7 @@ from PyQt6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayou
                              QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
 
+from explorer.refine.sculpting import refusals
 from explorer.session import METHOD_NAMES, METHODS, default_flag_radius
 
 from .help import READOUT_TIPS, shortcut
@@ -197,7 +198,9 @@ class RefinePanel(QGroupBox):
                              "(functional sculpting; E_theta is untouched).")
         self.k = _slider(0.2, 10.0, 3.0, 2, "g_psi: k, how steeply reward falls as the error "
                          "grows. Drag to reshape the landscape live.")
+        self._busy, self._refused = False, {}
         for s in (self.l_max, self.k):
+            s.setProperty("tip", s.toolTip())          # restored when a model's kind allows psi again
             s.valueChanged.connect(self._on_psi)
             s.sliderReleased.connect(self.psiReleased)
             s.editingFinished.connect(self.psiReleased)
@@ -218,9 +221,26 @@ class RefinePanel(QGroupBox):
         lay.addWidget(psi_box)
 
     def bind(self, session) -> None:
-        """The psi sliders follow the current version's mapping."""
-        session.events.reset.connect(lambda: self.configure_psi(*_psi(session)))
+        """The psi sliders follow the current version's mapping; what a model's kind
+        cannot do (an imported reward has no psi, no E_theta to train) is disabled,
+        with the reason in the tooltip."""
+        def on_reset() -> None:
+            self.configure_psi(*_psi(session))
+            self.set_refusals(refusals(session.model))
+        session.events.reset.connect(on_reset)
         session.events.model.connect(lambda m: self.set_psi(m.psi.l_max, m.psi.k))
+
+    def set_refusals(self, refused: dict) -> None:
+        self._refused = dict(refused)
+        item = self.method.model().item(self.method.findData("data"))
+        if item is not None:
+            item.setEnabled("data_patch" not in refused)
+            item.setToolTip(refused.get("data_patch", ""))
+        if "data_patch" in refused and self.method_key() == "data":
+            self.method.setCurrentIndex(self.method.findData("local"))
+        for slider in (self.l_max, self.k):
+            slider.setToolTip(refused.get("sculpt") or slider.property("tip"))
+        self.set_busy(self._busy)
 
     def method_key(self) -> str:
         return self.method.currentData()
@@ -250,10 +270,12 @@ class RefinePanel(QGroupBox):
         self.psiMoved.emit(float(self.l_max.value()), float(self.k.value()))
 
     def set_busy(self, busy: bool) -> None:
+        self._busy = busy
         self.refine_button.setEnabled(not busy)
         self.stop_button.setEnabled(busy)
-        self.l_max.setEnabled(not busy)
-        self.k.setEnabled(not busy)
+        sculpt = not busy and "sculpt" not in self._refused
+        self.l_max.setEnabled(sculpt)
+        self.k.setEnabled(sculpt)
 
 
 def _psi(session) -> tuple[float, float, float]:

@@ -20,6 +20,7 @@ from explorer.session import METHOD_NAMES, Session, Snapshot
 from worlds.errors import InputError
 
 from . import actions, layout
+from .agent_controls import AgentControls
 from .edit_controls import EditControls
 from .files import APP_NAME, FileActions, refuse
 from .findings_panel import FindingsLayer, FindingsPanel
@@ -100,6 +101,7 @@ class MainWindow(QMainWindow):
         self.policy = PolicyLayer(self.view, s, busy=lambda: self.jobs.busy, parent=self)
         layout.build_side(self)
         self.flywheel = FlywheelControls(self)
+        self.agents = AgentControls(self)
         actions.build(self)
         layout.build_status_bar(self)
         self._update_mode_label()
@@ -331,7 +333,7 @@ class MainWindow(QMainWindow):
         self.refine_panel.progress.setValue(100)
         if kind == "audit":
             self.flywheel.audit_done()
-        elif outcome is not None and outcome.version is None and (kind == "cycle" or outcome.severe):
+        elif getattr(outcome, "version", 0) is None and (kind == "cycle" or outcome.severe):
             self._warn("Version not released", outcome.message)
 
     def _on_job_failed(self, kind: str, exc: Exception) -> None:
