@@ -22,7 +22,7 @@ from worlds.errors import InputError
 from . import actions, layout
 from .agent_controls import AgentControls
 from .edit_controls import EditControls
-from .files import APP_NAME, FileActions, refuse
+from .files import APP_NAME, FileActions
 from .findings_panel import FindingsLayer, FindingsPanel
 from .flywheel_controls import FlywheelControls
 from .flywheel_plot import FlywheelPlot
@@ -342,8 +342,8 @@ class MainWindow(QMainWindow):
         if isinstance(exc, (RefinementError, InputError)):
             self.status(f"{METHOD_NAMES.get(kind, kind)}: {exc}")
         else:
-            refuse(self, f"{METHOD_NAMES.get(kind, kind)} failed", f"{type(exc).__name__}: {exc}")
-            self.status(f"{kind} failed: {exc}")
+            # Not modal: the window (and a lecture) goes on; the line also goes to stderr.
+            self._warn(f"{METHOD_NAMES.get(kind, kind)} failed", f"{type(exc).__name__}: {exc}")
 
     def _on_job_finished(self, kind: str) -> None:
         if self._closed:

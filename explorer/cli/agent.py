@@ -13,7 +13,9 @@ import sys
 
 from worlds.errors import InputError
 
-from explorer.cli.export_onnx import _count, load_artifact_and_world
+from explorer.cli.export_onnx import load_artifact_and_world
+
+from .common import positive_int
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -21,13 +23,13 @@ def register(subparsers) -> argparse.ArgumentParser:
                               description=__doc__.splitlines()[0])
     p.add_argument("--artifact", required=True, help="artifact directory (ours or an imported model's)")
     p.add_argument("--algo", choices=["ppo"], default="ppo", help="RL algorithm (default ppo)")
-    p.add_argument("--steps", type=_count, default=30_000, help="environment steps per seed (default 30000)")
-    p.add_argument("--seeds", type=_count, default=3, help="agents to train, seeds 0..K-1 (default 3)")
+    p.add_argument("--steps", type=positive_int, default=30_000, help="environment steps per seed (default 30000)")
+    p.add_argument("--seeds", type=positive_int, default=3, help="agents to train, seeds 0..K-1 (default 3)")
     p.add_argument("--world", help="world file, if the artifact's world is not built in")
     p.add_argument("--start", type=_coords, help="episode start x,y[,z] (default: the world's scenario start)")
-    p.add_argument("--episode-steps", type=_count, help="steps per episode (default 64)")
+    p.add_argument("--episode-steps", type=positive_int, help="steps per episode (default 64)")
     p.add_argument("--json", action="store_true", help="print machine-readable results")
-    p.add_argument("--threads", type=_count, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     p.set_defaults(run=run)
     return p
 

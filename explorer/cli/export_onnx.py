@@ -12,6 +12,8 @@ from pathlib import Path
 
 from worlds.errors import InputError
 
+from .common import positive_int
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("export-onnx", help="write an artifact's served reward as one ONNX graph",
@@ -19,11 +21,11 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--artifact", required=True, help="artifact directory")
     p.add_argument("--out", required=True, help="ONNX file to write")
     p.add_argument("--world", help="world file, if the artifact's world is not built in")
-    p.add_argument("--random-states", type=_count, default=10_000,
+    p.add_argument("--random-states", type=positive_int, default=10_000,
                    help="random states the check compares on, besides the grid (default 10000)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print machine-readable results")
-    p.add_argument("--threads", type=_count, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1)")
     p.set_defaults(run=run)
     return p
 
@@ -60,13 +62,3 @@ def run(args) -> int:
           f"{report.max_abs_diff_random:.2g} on {report.random_states} random states "
           f"(tolerance {report.tolerance:g})\ninput 'states' float32 (n, 3) -> output 'reward' float32 (n,)")
     return 0
-
-
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= v <= 10_000_000:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10000000, got {text!r}")
-    return v

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from worlds.errors import InputError
 
+from .common import positive_int
+
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("open-model", help="open an ONNX reward model (any framework) on a world",
@@ -82,13 +84,3 @@ def run(args) -> int:
         lines.append(f"saved as an artifact: {args.out} (v{model.version})")
     print("\n".join(lines))
     return 0
-
-
-def positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= v <= 10_000_000:
-        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10000000, got {text!r}")
-    return v

@@ -21,7 +21,9 @@ def test_the_built_in_tours_read_and_have_eight_steps():
         t = for_world(name)
         assert t.world == name and len(t.steps) == 8
         assert all(s.title and s.text and s.highlight for s in t.steps)
-        assert [str(a) for s in t.steps for a in s.do] == ["train", "audit", "accept:1", "reject:last", "apply"]
+        actions = [str(a) for s in t.steps for a in s.do]
+        assert actions[:2] == ["train", "audit"] and actions[-1] == "apply"
+        assert "reject:last" in actions and ("accept:1" in actions or "accept-all" in actions)
 
 
 @pytest.mark.parametrize("step, field, expected", [

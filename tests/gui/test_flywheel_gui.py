@@ -219,7 +219,8 @@ def test_a_failed_regression_check_keeps_the_parent_and_says_why(qtbot, window, 
 
     def failing(before, land, *a, **k):
         out = real(before, land, *a, **k)
-        out.update(passed=False, basin_worst_cell_loss=0.25)
+        out.update(passed=False, basin_worst_cell_loss=0.25,
+                   reasons=["a basin state 0.11 from the support would lose 25.0% of its reward"])
         return out
     monkeypatch.setattr(pipeline, "regression_check", failing)
     _run(qtbot, window, fp.apply_button, "cycle")

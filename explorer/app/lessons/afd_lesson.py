@@ -144,12 +144,6 @@ class AfdLesson(LessonWindow):
     def selected_rm(self) -> str:
         return self.rm_combo.currentData()
 
-    def show_world(self) -> None:
-        """The picked world and its expert routes, and the empty plot frame."""
-        if self.busy or self.is_closed:
-            return
-        self._show_world(self.world_combo.currentData())
-
     def _show_world(self, name: str) -> None:
         import worlds
         self.result = None

@@ -205,6 +205,12 @@ class LessonWindow(QMainWindow):
         self.jobs.start(Job(kind, kind, make, lambda result: result))
         self._sync()
 
+    def show_world(self) -> None:
+        """The picked world, before any run (each lesson draws it in ``_show_world``)."""
+        if self.busy or self.is_closed:
+            return
+        self._show_world(self.world_combo.currentData())
+
     def _on_snapshot(self, result) -> None:
         if self.is_closed:
             return

@@ -150,12 +150,6 @@ class CollapseLesson(LessonWindow):
     def right_arm(self) -> str:
         return self.arm_combo.currentData()
 
-    def show_world(self) -> None:
-        """The picked world in both views and an empty plot frame, before any run."""
-        if self.busy or self.is_closed:
-            return
-        self._show_world(self.world_combo.currentData())
-
     def _show_world(self, name: str) -> None:
         self.result = None
         self.plot.legend_arms = ["myopic", self.right_arm]
