@@ -190,20 +190,25 @@ def mapping_nodes(g: _Graph, psi: Psi, error: str) -> str:
 
 
 def kernel_nodes(g: _Graph, states: str, patches: PatchSet) -> str:
-    """sum_i a_i exp(-|s - c_i|^2 / (2 bw_i^2)), zero beyond TRUNCATE bw_i, with the
-    same float32 arithmetic as ``patches.kernel_field`` (d2 = |s|^2 - 2 s.c + |c|^2).
-    Kept as one function so another kernel shape changes one place."""
+    """sum_i a_i exp(-q_i / 2), q_i = |s - c_i|^2 / bw_i^2, zero where q_i > TRUNCATE^2, with
+    the arithmetic of ``patches.kernel_field``: per-axis differences (dx^2 + dy^2 + dz^2),
+    never the expansion |s|^2 - 2 s.c + |c|^2, which loses ~1e-7 |s|^2 to cancellation --
+    0.006 of reward under a narrow kernel of amplitude 30. Kept as one function so another
+    kernel shape changes one place."""
     c = patches.centers.astype(np.float32)
     bw = patches.bandwidths.astype(np.float32)
     amp = patches.amplitudes.astype(np.float32)
-    reach2 = (np.float32(TRUNCATE) * bw) ** 2
-    inv = np.float32(-0.5) / bw ** 2
-    s2 = g.op("MatMul", g.op("Mul", states, states), g.const(np.ones((c.shape[1], 1), np.float32), "ones"))
-    cross = g.op("MatMul", states, g.const((np.float32(2.0) * c).T, "centers2"))      # (2 s) . c, exactly
-    d2 = g.op("Add", g.op("Sub", s2, cross), g.const(np.sum(c ** 2, axis=1)[None, :], "c2"))
-    d2 = g.op("Max", d2, g.const(np.float32(0.0)))
-    w = g.op("Exp", g.op("Mul", d2, g.const(inv[None, :], "inv")))
-    far = g.op("Greater", d2, g.const(reach2[None, :], "reach2"))
+    bw2 = np.array([np.float32(float(b) * float(b)) for b in bw], np.float32)    # as kernel_field rounds it
+    d2 = None
+    for k in range(c.shape[1]):
+        pick = np.zeros((c.shape[1], 1), np.float32)
+        pick[k, 0] = 1.0                              # states[:, k], exactly
+        dk = g.op("Sub", g.op("MatMul", states, g.const(pick, f"axis{k}")), g.const(c[:, k][None, :], f"c{k}"))
+        sq = g.op("Mul", dk, dk)
+        d2 = sq if d2 is None else g.op("Add", d2, sq)
+    q = g.op("Div", d2, g.const(bw2[None, :], "bw2"))
+    w = g.op("Exp", g.op("Mul", q, g.const(np.float32(-0.5))))
+    far = g.op("Greater", q, g.const(np.float32(TRUNCATE ** 2)))
     w = g.op("Where", far, g.const(np.float32(0.0)), w)
     return g.flat(g.op("MatMul", w, g.const(amp[:, None], "amplitudes")))
 
