@@ -22,10 +22,14 @@ def build_side(w) -> None:
     flywheel_tab.setChildrenCollapsible(False)
     flywheel_tab.addWidget(w.findings_panel)
     flywheel_tab.addWidget(w.history_panel)
+    # The metrics plot is a pane of its own: its height changes with presenter mode, and a
+    # splitter keeps every pane at least its minimum (inside the History box it was drawn
+    # over the session label when it grew).
+    flywheel_tab.addWidget(w.plot)
     flywheel_tab.setStretchFactor(0, 3)
     flywheel_tab.setStretchFactor(1, 2)
+    flywheel_tab.setStretchFactor(2, 0)
     w.flywheel_splitter = flywheel_tab
-    w.history_panel.layout().insertWidget(2, w.plot)
     w.tabs = QTabWidget()
     w.tabs.addTab(refine_tab, "Refine && flags")
     w.tabs.addTab(flywheel_tab, "Flywheel")

@@ -376,6 +376,8 @@ class MainWindow(QMainWindow):
         """Stop the job, the timers and the plotter; fold the journal in (idempotent)."""
         if self._closed:
             return
+        if self.presenter:
+            self.set_presenter(False)         # the application font is shared: give it back
         self._closed = True
         self.jobs.wait(10.0)
         self.policy.wait(10_000)

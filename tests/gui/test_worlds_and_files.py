@@ -37,7 +37,7 @@ def test_training_at_start_runs_in_a_worker_with_progress(qtbot):
     assert len(ticks) > 10                            # the event loop ran during training
     assert window.is_ready and window.session.model.version == 1
     assert "cube v1" in window.windowTitle() and not window.isWindowModified()
-    assert window.readouts.labels["flaws"].text().endswith("of 8000 cells")
+    assert "of 8,000 cells" in window.readouts.labels["flaws"].text()
     window.close()
 
 
