@@ -189,9 +189,13 @@ def correction(smoke: bool) -> dict:
 
 
 def audit_cost(smoke: bool) -> dict:
-    """Item 6: one audit, full flywheel, and red team vs random search at equal budget."""
+    """Item 6: one audit's cost and a short unattended flywheel.
+
+    Search recall is not measured here: against the grid the audit sweeps, it is
+    100% by construction. The flywheel benchmark measures it against held-out,
+    off-grid truth, at equal evaluation budgets (explorer.flywheel.recall)."""
     out = {}
-    names = ["cube"] + (["ridge"] if "ridge" in worlds.available() else [])
+    names = ["cube"] if smoke else ["cube"] + (["ridge"] if "ridge" in worlds.available() else [])
     for name in names:
         world = worlds.load(name)
         model = train(world, config_for(world, steps=300 if smoke else 3000))
@@ -200,24 +204,14 @@ def audit_cost(smoke: bool) -> dict:
         t = timeit(lambda: aud.run(model, land), repeats=3)
         rep = aud.run(model, land)
         t0 = time.perf_counter()
-        cycles = run_cycles(model, Landscape(model, world), 3 if smoke else 20)
+        cycles = run_cycles(model, Landscape(model, world), 2 if smoke else 20)
         t_cycles = time.perf_counter() - t0
         released = [c for c in cycles if c.released]
-        # Recall at equal budget: the audit's evaluations spent on uniform random states.
         truth = land.flaw_mask()
-        rng = np.random.default_rng(0)
-        dims = 2 if world.is_terrain else 3
-        rand = world.to_state(rng.uniform(world.bounds_min[:dims], world.bounds_max[:dims], (rep.evaluations, dims)))
-        hit = world.violates(rand) & (model.reward(rand.astype(np.float32)) > world.floor)
-        # Which flawed grid cells did random search land next to (within half a cell)?
-        idx = aud._nearest_cells(land, rand[hit].astype(np.float32)) if hit.any() else np.zeros(0, int)
-        random_recall = len(set(idx.tolist()) & set(np.nonzero(truth)[0].tolist())) / max(truth.sum(), 1)
-        audit_recall = rep.verified / max(truth.sum(), 1)
         out[name] = {"audit_ms": t["median_s"] * 1e3, "evaluations": rep.evaluations,
                      "findings": len(rep.findings), "flawed_cells": int(truth.sum()),
                      "cycles_to_clean": len(released), "flywheel_s": t_cycles,
-                     "final_flaws": int(released[-1].metrics["flaws"]) if released else int(truth.sum()),
-                     "audit_recall": audit_recall, "random_recall_same_budget": random_recall}
+                     "final_flaws": int(released[-1].metrics["flaws"]) if released else int(truth.sum())}
     return out
 
 

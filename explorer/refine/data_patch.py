@@ -78,7 +78,7 @@ class DataDrivenPatch:
             raise RefinementError(f"data-driven patching needs at least 1 step, got {steps}")
         self.lr, self.w_neg, self.w_basin, self.w_rank = lr, w_neg, w_basin, w_rank
         self.child = model.next_version()
-        self.child.expertness = grow(model.expertness)
+        self.child.expertness = grow(model.expertness, seed)
         floor = self.world.floor
         psi = model.psi
         self.margin = psi.error_at(floor / 2)
@@ -219,12 +219,17 @@ def _last_row_only(grad: torch.Tensor) -> torch.Tensor:
     return grad * mask
 
 
-def grow(net: MoEAutoencoder) -> MoEAutoencoder:
+def grow(net: MoEAutoencoder, seed: int = 0) -> MoEAutoencoder:
     """A copy of ``net`` with one more expert that is switched off (gate logit -10,
-    zero decoder), so the grown E_theta computes the same L(s) until trained."""
+    zero decoder), so the grown E_theta computes the same L(s) until trained.
+
+    The new expert's encoder is initialised from ``seed``, not from torch's global
+    generator: the same flags on the same model give the same patch whatever ran before."""
     a = net.arch
-    bigger = MoEAutoencoder(Architecture(a.dim, a.experts + 1, a.bottleneck),
-                            net.lo.numpy(), net.hi.numpy())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        bigger = MoEAutoencoder(Architecture(a.dim, a.experts + 1, a.bottleneck),
+                                net.lo.numpy(), net.hi.numpy())
     with torch.no_grad():
         for name in ("enc_w", "enc_b", "dec_w", "dec_b", "gate_w", "gate_b"):
             getattr(bigger, name)[:-1] = getattr(net, name)
