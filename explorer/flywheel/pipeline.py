@@ -228,6 +228,12 @@ def patch_accepted(model: RewardModel, land: Landscape, report: AuditReport, acc
         land.set_model(model, same_expertness=True)
     # Red team again: dense samples between grid points inside each accepted finding.
     check["residual_flaws_in_patched_places"] = red_team_again(child, world, accepted, settings.seed)
+    released = ab is not None or check["passed"]
+    if released:
+        # Before the metrics: the findings this cycle confirms count in spurious_max_reward.
+        child.edits[-1].update({"cycle": True, "audit_of_version": model.version, "audit": audit_summary(report),
+                                "findings": [f.to_dict() for f in accepted], "regression_check": check,
+                                **({"ablation": ab} if ab else {})})
     metrics = _metrics(land, before, report, probes, model, child, accepted, flags, patch, check)
     messages += list(patch.messages)
     if patch.unremovable:
@@ -235,15 +241,12 @@ def patch_accepted(model: RewardModel, land: Landscape, report: AuditReport, acc
                         f"{BASIN_CAP:.0%} cap; they are named and not proposed again")
 
     # Release, or keep the parent (the ablations release without a gate).
-    if ab is None and not check["passed"]:
+    if not released:
         land.set_model(model, same_expertness=True)
         why = ("regression check failed: " + "; ".join(check["reasons"][:3])
                + f"; not released, v{model.version} stays")
         return CycleResult(model, model, False, report, accepted, patch, check, metrics, [why] + messages,
                            kernels=0, certified=check.get("certified"), unremovable=list(patch.unremovable))
-    child.edits[-1].update({"cycle": True, "audit_of_version": model.version, "audit": audit_summary(report),
-                            "findings": [f.to_dict() for f in accepted], "regression_check": check,
-                            **({"ablation": ab} if ab else {})})
     child.metrics = metrics
     return CycleResult(model, child, True, report, accepted, patch, check, metrics, messages,
                        kernels=patch.kernels_added, certified=check.get("certified"),

@@ -36,9 +36,10 @@ class PolicyPair:
         n = self.before_spurious_steps if which == "before" else self.after_spurious_steps
         where = {"spurious": "in the spurious region", "goal": "at the goal", "basin": "in the expert's basin",
                  "elsewhere": "where there is no reward"}[r.rollout.outcome]
-        steps = len(r.rollout.path) - 1
+        states = len(r.rollout.path)           # the start and one state per step
+        steps = states - 1
         return (f"v{v}: ends {where} after {steps} step{'s' if steps != 1 else ''}, "
-                f"{n} of them on spurious reward")
+                f"{n} of its {states} states on spurious reward")
 
 
 def compare(session, before_version: int | None = None, kind: str = "value") -> PolicyPair | None:

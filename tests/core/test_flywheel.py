@@ -73,6 +73,11 @@ def test_kernel_budget_is_honoured_and_reported(cube, cube_model):
     assert {"flaws", "basin_worst_loss", "probes", "delta"} <= set(c)
     assert c["basin_worst_loss"] <= 0.10 and res.check["certified"] == c
     assert res.model.edits[-1]["kernel_budget"] == 12
+    # The findings this cycle confirmed are counted in its own version's metrics
+    # (the plot's "max reward, spurious" row starts at the first released cycle).
+    assert res.metrics["confirmed_findings"] == len(res.accepted) > 0
+    r = res.model.reward(Landscape(res.model, cube).points)
+    assert 0.0 <= res.metrics["spurious_max_reward"] <= float(r.max())
     with pytest.raises(RefinementError, match="kernel_budget"):
         CycleSettings(kernel_budget=0)
 
