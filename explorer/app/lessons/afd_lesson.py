@@ -14,12 +14,9 @@ from __future__ import annotations
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSlider,
-    QSplitter,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -100,10 +97,6 @@ class AfdLesson(LessonWindow):
 
         self.view = AfdView()
         self.plotter = self.view.plotter
-        right = QWidget()
-        rlay = QVBoxLayout(right)
-        rlay.setContentsMargins(0, 0, 0, 0)
-        srow = QHBoxLayout()
         self.n_slider = QSlider(Qt.Orientation.Horizontal)
         self.n_slider.setRange(0, len(BON_NS) - 1)
         self.n_slider.setValue(BON_NS.index(16))
@@ -111,20 +104,9 @@ class AfdLesson(LessonWindow):
         self.n_slider.setToolTip("N: how many SFT routes Best-of-N chooses from")
         self.n_slider.valueChanged.connect(lambda _v: self._redraw())
         self.n_label = QLabel()
-        self.n_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        srow.addWidget(QLabel("Best-of-N"))
-        srow.addWidget(self.n_slider, 1)
-        srow.addWidget(self.n_label)
-        rlay.addLayout(srow)
         self.plot = BonPlot()
-        rlay.addWidget(self.plot, 1)
-        self.split = QSplitter(Qt.Orientation.Horizontal)
-        self.split.setChildrenCollapsible(False)
-        self.split.addWidget(self.view)
-        self.split.addWidget(right)
-        self.split.setStretchFactor(0, 3)
-        self.split.setStretchFactor(1, 2)
-        self.body.addWidget(self.split, 1)
+        right = self.slider_row("Best-of-N", self.n_slider, self.n_label, QWidget(), self.plot)
+        self.split = self.split_body(Qt.Orientation.Horizontal, self.view, right, (3, 2))
         self.resize(1280, 720)
         self.split.setSizes([740, 520])
         self._fit_n_label()

@@ -23,6 +23,8 @@ from PyQt6.QtWidgets import (
     QProgressBar,
     QScrollArea,
     QSizePolicy,
+    QSlider,
+    QSplitter,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -204,6 +206,34 @@ class LessonWindow(QMainWindow):
         # A lesson's result is drawn as it streams; finishing it changes no session.
         self.jobs.start(Job(kind, kind, make, lambda result: result))
         self._sync()
+
+    def slider_row(self, caption: str | QLabel, slider: QSlider, readout: QLabel, panel: QWidget,
+                   plot: QWidget) -> QWidget:
+        """The lesson's plot panel: a labelled slider with its right-aligned readout
+        above the plot, which takes the height that is left."""
+        lay = QVBoxLayout(panel)
+        lay.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row.addWidget(caption if isinstance(caption, QLabel) else QLabel(caption))
+        row.addWidget(slider, 1)
+        row.addWidget(readout)
+        lay.addLayout(row)
+        lay.addWidget(plot, 1)
+        return panel
+
+    def split_body(self, orientation: Qt.Orientation, first: QWidget, second: QWidget,
+                   stretch: tuple[int, int]) -> QSplitter:
+        """Two panes that can be resized but never collapsed to nothing (a blank pane
+        on a projector reads as a crash)."""
+        split = QSplitter(orientation)
+        split.setChildrenCollapsible(False)
+        split.addWidget(first)
+        split.addWidget(second)
+        split.setStretchFactor(0, stretch[0])
+        split.setStretchFactor(1, stretch[1])
+        self.body.addWidget(split, 1)
+        return split
 
     def show_world(self) -> None:
         """The picked world, before any run (each lesson draws it in ``_show_world``)."""

@@ -22,9 +22,7 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QSlider,
     QSpinBox,
-    QSplitter,
     QStackedWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -116,30 +114,15 @@ class CollapseLesson(LessonWindow):
         self.linear_note.setMinimumHeight(60)
         self.top.addWidget(self.views_box)
         self.top.addWidget(self.linear_note)
-        bottom = QWidget()
-        blay = QVBoxLayout(bottom)
-        blay.setContentsMargins(0, 0, 0, 0)
-        srow = QHBoxLayout()
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("The round shown in the views and marked in the plot")
         self.slider.valueChanged.connect(self._on_slider)
         self.slider.setEnabled(False)
         self.round_label = QLabel("round -")
-        self.round_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.slider_label = QLabel("round")
-        srow.addWidget(self.slider_label)
-        srow.addWidget(self.slider, 1)
-        srow.addWidget(self.round_label)
-        blay.addLayout(srow)
         self.plot = CollapsePlot()
-        blay.addWidget(self.plot, 1)
-        self.split = QSplitter(Qt.Orientation.Vertical)
-        self.split.setChildrenCollapsible(False)
-        self.split.addWidget(self.top)
-        self.split.addWidget(bottom)
-        self.split.setStretchFactor(0, 1)
-        self.split.setStretchFactor(1, 1)
-        self.body.addWidget(self.split, 1)
+        bottom = self.slider_row(self.slider_label, self.slider, self.round_label, QWidget(), self.plot)
+        self.split = self.split_body(Qt.Orientation.Vertical, self.top, bottom, (1, 1))
         self.resize(1280, 720)
         self._fit_round_label()
         self.show_world()
