@@ -86,14 +86,8 @@ class AfdLesson(LessonWindow):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the model being fitted; what was computed stays drawn")
         self.stop_button.clicked.connect(self.jobs.stop)
-        for text, w in (("world", self.world_combo), ("reward model", self.rm_combo)):
-            label = QLabel(text)
-            label.setBuddy(w)
-            self.controls.addWidget(label)
-            self.controls.addWidget(w)
-        self.controls.addWidget(self.run_button)
-        self.controls.addWidget(self.stop_button)
-        self.controls.addStretch(1)
+        self.fill_controls((("world", self.world_combo), ("reward model", self.rm_combo)),
+                           self.run_button, self.stop_button)
 
         self.view = AfdView()
         self.plotter = self.view.plotter

@@ -207,6 +207,17 @@ class LessonWindow(QMainWindow):
         self.jobs.start(Job(kind, kind, make, lambda result: result))
         self._sync()
 
+    def fill_controls(self, labelled: tuple[tuple[str, QWidget], ...], run: QWidget, stop: QWidget) -> None:
+        """The control row: each input after its label (its buddy), then Run and Stop."""
+        for text, w in labelled:
+            label = QLabel(text)
+            label.setBuddy(w)
+            self.controls.addWidget(label)
+            self.controls.addWidget(w)
+        self.controls.addWidget(run)
+        self.controls.addWidget(stop)
+        self.controls.addStretch(1)
+
     def slider_row(self, caption: str | QLabel, slider: QSlider, readout: QLabel, panel: QWidget,
                    plot: QWidget) -> QWidget:
         """The lesson's plot panel: a labelled slider with its right-aligned readout

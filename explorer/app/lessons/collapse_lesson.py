@@ -89,15 +89,9 @@ class CollapseLesson(LessonWindow):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current step; what was computed stays drawn")
         self.stop_button.clicked.connect(self.jobs.stop)
-        for text, w in (("world", self.world_combo), ("right view", self.arm_combo),
-                        ("rounds", self.rounds_spin), ("seeds", self.seeds_spin)):
-            label = QLabel(text)
-            label.setBuddy(w)
-            self.controls.addWidget(label)
-            self.controls.addWidget(w)
-        self.controls.addWidget(self.run_button)
-        self.controls.addWidget(self.stop_button)
-        self.controls.addStretch(1)
+        self.fill_controls((("world", self.world_combo), ("right view", self.arm_combo),
+                            ("rounds", self.rounds_spin), ("seeds", self.seeds_spin)),
+                           self.run_button, self.stop_button)
 
         # top: the two views (or, for "linear", the note); bottom: the slider and the plot
         self.top = QStackedWidget()
