@@ -15,6 +15,7 @@ from PyQt6.QtCore import QTimer, pyqtSignal
 from PyQt6.QtWidgets import QMainWindow, QMessageBox, QVBoxLayout, QWidget
 
 import worlds
+from explorer.model.errors import ModelError
 from explorer.refine import RefinementError
 from explorer.session import METHOD_NAMES, Session, Snapshot
 from worlds.errors import InputError
@@ -339,11 +340,19 @@ class MainWindow(QMainWindow):
     def _on_job_failed(self, kind: str, exc: Exception) -> None:
         if self._closed:
             return
-        if isinstance(exc, (RefinementError, InputError)):
-            self.status(f"{METHOD_NAMES.get(kind, kind)}: {exc}")
+        name = METHOD_NAMES.get(kind, kind)
+        if isinstance(exc, ModelError):
+            # The job's result is broken (it would serve NaN or inf, or holds a degenerate
+            # kernel): it never reached the session, so the version shown stays. Say so
+            # where it cannot be missed, without blocking.
+            self._warn(f"{name} rolled back",
+                       f"{name}: rolled back, the result is not a finite reward model "
+                       f"({' '.join(str(exc).split())}); v{self.session.current} stays")
+        elif isinstance(exc, (RefinementError, InputError)):
+            self.status(f"{name}: {exc}")
         else:
             # Not modal: the window (and a lecture) goes on; the line also goes to stderr.
-            self._warn(f"{METHOD_NAMES.get(kind, kind)} failed", f"{type(exc).__name__}: {exc}")
+            self._warn(f"{name} failed", f"{type(exc).__name__}: {exc}")
 
     def _on_job_finished(self, kind: str) -> None:
         if self._closed:
