@@ -175,7 +175,7 @@ class FindingsPanel(QGroupBox):
             c = triage.counts()
             stale = "" if current_version in (None, triage.version) else \
                 f" The model is now v{current_version}: Apply patches it; Audit again to refresh."
-            took = f", {seconds:.2f} s" if seconds is not None else ""
+            took = f", search {seconds:.2f} s" if seconds is not None else ""
             hidden = f"; {c['hidden']} hidden (reviewed fine earlier)" if c["hidden"] else ""
             self.summary.setText(
                 f"Audit of v{triage.version} ({rep.mode}{took}): {_n(c['findings'], 'finding')}, "

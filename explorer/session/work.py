@@ -199,7 +199,10 @@ def audit_job(s: "Session") -> Job:
         s.execute(SetAudit(s.triage, t))
         c = t.counts()
         hidden = f"; {c['hidden']} reviewed fine earlier, not proposed again" if c["hidden"] else ""
-        msg = (f"Audit of v{a.version} in {a.seconds:.2f} s: {c['findings']} findings in {c['regions']} "
+        # The whole job (with the off-grid states the red team samples) and the search itself,
+        # named apart: the findings panel shows the search time.
+        msg = (f"Audit of v{a.version} in {a.seconds:.2f} s (search {a.report.seconds:.2f} s): "
+               f"{c['findings']} findings in {c['regions']} "
                f"region{'s' if c['regions'] != 1 else ''}, {a.report.verified:,} flawed cells{hidden}")
         s.events.message.emit(msg)
         return Outcome(s.current, msg, result=a)
