@@ -23,7 +23,8 @@ from typing import Iterable
 
 import numpy as np
 
-from explorer.lessons.collapse_linear import (ARMS, LAMBDA, PUBLISHED_LINEAR, finish, iter_linear, linear_summary,
+from explorer.generators import drive as finish     # run iter_linear / iter_world to their end
+from explorer.lessons.collapse_linear import (ARMS, LAMBDA, PUBLISHED_LINEAR, iter_linear, linear_summary,
                                               param_grad_sq_norm, run_linear, steering_penalty)
 from explorer.lessons.collapse_world import HiddenUtility, WorldLoop, iter_world, reward_on, run_world
 

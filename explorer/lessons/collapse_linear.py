@@ -48,6 +48,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
+from explorer.generators import drive
+
 ARMS = ("myopic", "relaxed", "practical")
 
 # The published run (arXiv 2605.04266, linear environment; seed 0).
@@ -187,15 +189,6 @@ def linear_initial_weights(seed: int = 0) -> np.ndarray:
     return w + np.random.RandomState(seed).normal(0.0, 0.1, DIM)
 
 
-def finish(steps: Generator) -> dict:
-    """Run a step generator (``iter_linear``, ``collapse_world.iter_world``) to its end."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
-
-
 def run_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMBDA) -> dict:
     """One run of the authors' linear environment; arrays have ``iterations + 1`` entries
     (index 0 is the start, index t the state after iteration t).
@@ -203,7 +196,7 @@ def run_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMB
     ``proxy_reward`` is the RM's score of the policy's new action before the RM is
     retrained on it (the score the policy chased); ``rm_noise_norm`` is |w[3:]|.
     """
-    return finish(iter_linear(arm, iterations, seed, lam, every=0))
+    return drive(iter_linear(arm, iterations, seed, lam, every=0))
 
 
 def iter_linear(arm: str, iterations: int = 300, seed: int = 0, lam: float = LAMBDA,

@@ -61,7 +61,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from explorer.lessons.collapse_linear import (LAMBDA, check_arm, finish, forward_difference, fpo_objective,
+from explorer.generators import drive
+from explorer.lessons.collapse_linear import (LAMBDA, check_arm, forward_difference, fpo_objective,
                               param_grad_sq_norm, rm_sgd_step, steering_penalty)
 
 
@@ -216,7 +217,7 @@ def run_world(world, arm: str, rounds: int = 300, seed: int = 0, lam: float = LA
     round ``landscape_rounds[i]`` (distractors held at the policy's values then), and
     ``utility_landscapes[i]`` the hidden utility on the same slice.
     """
-    return finish(iter_world(world, arm, rounds, seed, lam, config, snapshot_rounds, grid_resolution,
+    return drive(iter_world(world, arm, rounds, seed, lam, config, snapshot_rounds, grid_resolution,
                              start, every=0))
 
 

@@ -30,6 +30,7 @@ import torch
 from worlds import World
 from worlds.errors import InputError
 
+from explorer.generators import drive
 from explorer.model.reward_model import RewardModel
 from explorer.policy.policies import classify
 
@@ -283,14 +284,7 @@ def train_agent(model: RewardModel, world: World, steps: int, seed: int,
                 config: AgentConfig | None = None,
                 progress: Callable[[AgentProgress], None] | None = None,
                 stop: threading.Event | None = None) -> AgentResult:
-    job = ppo_job(model, world, steps, seed, stop, config)
-    while True:
-        try:
-            p = next(job)
-        except StopIteration as fin:
-            return fin.value
-        if progress is not None:
-            progress(p)
+    return drive(ppo_job(model, world, steps, seed, stop, config), progress)
 
 
 def run_seeds(model: RewardModel, world: World, steps: int, seeds: int | list[int],

@@ -19,6 +19,7 @@ from typing import Any, Callable, Generator
 import numpy as np
 
 from explorer.flywheel import pipeline
+from explorer.generators import drive  # noqa: F401  (the session and scripts drive jobs with it)
 from explorer.flywheel.audit import AuditReport, Finding
 from explorer.model.flags import Flag
 from explorer.model.landscape import Landscape
@@ -220,14 +221,3 @@ def applying(model: RewardModel, land: Landscape, report: AuditReport, accepted:
     yield Snapshot("cycle", 1, 1, reward=frozen(land.reward()),
                    message="released" if result.released else "not released")
     return result
-
-
-def drive(gen: Generator[Snapshot, None, Any], on_snapshot: Callable[[Snapshot], None] | None = None) -> Any:
-    """Iterate a job's generator to its end in this thread; returns its result."""
-    while True:
-        try:
-            snap = next(gen)
-        except StopIteration as end:
-            return end.value
-        if on_snapshot is not None:
-            on_snapshot(snap)
