@@ -6,9 +6,6 @@ person asked for; the window forwards it to the session, which owns the rules.
 """
 from __future__ import annotations
 
-import re
-
-import numpy as np
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtGui import QBrush, QColor, QFont
 from PyQt6.QtWidgets import (QAbstractItemView, QComboBox, QDoubleSpinBox, QGroupBox, QHBoxLayout,
@@ -30,23 +27,6 @@ def _n(count: int, noun: str) -> str:
 
 def _centre(c) -> str:
     return "(" + ", ".join(f"{v:+.2f}" for v in c) + ")"
-
-
-_REWARD_CLAUSE = re.compile(r"^reward [0-9.eE+-]+ > floor ([0-9.eE+-]+); ")
-
-
-def reason_text(f, reward: float | None = None) -> str:
-    """The verifier's evidence, with the reward at the finding written precisely
-    enough to be above the floor (the audit rounds to 2 decimals, which read
-    "reward 0.05 > floor 0.05" for a cell at 0.0503)."""
-    m = _REWARD_CLAUSE.match(f.reason)
-    if m is None or reward is None:
-        return f.reason
-    floor = float(m.group(1))
-    digits = 2
-    while digits < 6 and round(reward, digits) <= floor:
-        digits += 1
-    return f"reward {reward:.{digits}f} > floor {floor:g}; " + f.reason[m.end():]
 
 
 class FindingsPanel(QGroupBox):
@@ -141,18 +121,9 @@ class FindingsPanel(QGroupBox):
         self._clusters: list[int] = []
         self._triage = None
         self._busy = False
-        self.reward_of = lambda _f: None          # the reward at a finding (set by bind)
         self.show_triage(None)
 
     def bind(self, session) -> None:
-        def reward_of(f) -> float | None:
-            t = session.triage
-            if t is None or not session.ready or t.version not in session.versions:
-                return None
-            r = session.reward() if t.version == session.current else session.versions.reward(t.version, session.land)
-            pts = session.land.points
-            return float(r[int(np.argmin(np.sum((pts - np.asarray(f.center, np.float32)) ** 2, axis=1)))])
-        self.reward_of = reward_of
 
         def refresh(*_args) -> None:
             t = session.triage
@@ -192,13 +163,13 @@ class FindingsPanel(QGroupBox):
                 f = r.representative
                 where = labels.get(r.cluster) or _centre(f.center)
                 item = QTreeWidgetItem([str(i), DECISION_TEXT[r.decision], f"{r.radius:.3f}", str(r.cells),
-                                        f"{where}: {reason_text(f, self.reward_of(f))}"])
+                                        f"{where}: {f.reason}"])
                 item.setData(0, Qt.ItemDataRole.UserRole, r.cluster)
                 item.setForeground(1, QBrush(QColor(DECISION_COLOUR[r.decision])))
                 item.setFont(0, bold)
                 item.setToolTip(4, f"region {i}: {len(r.members)} findings, {r.cells} cells\n"
                                    f"representative #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
-                                   f"priority {f.priority:.2f}\n{reason_text(f, self.reward_of(f))}")
+                                   f"priority {f.priority:.2f}\n{f.reason}")
                 if len(r.members) > 1:
                     for m in r.scaled_members():
                         child = QTreeWidgetItem([f"#{m.id}", "", f"{m.radius:.3f}", str(m.cells),
@@ -281,7 +252,7 @@ class FindingsPanel(QGroupBox):
             self.detail.setText(f"<b>Region {t.number(cluster)}</b> "
                                 f"({len(region.members)} finding{'s' if len(region.members) != 1 else ''}, "
                                 f"{region.cells} cells): #{f.id} at {_centre(f.center)}, score {f.score:.2f}, "
-                                f"{f.kind}. {reason_text(f, self.reward_of(f))}")
+                                f"{f.kind}. {f.reason}")
         else:
             self.detail.setText("Select a region to fly there; Accept, Reject or adjust its radius."
                                 if t is not None and self._clusters else "")

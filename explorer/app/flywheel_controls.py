@@ -14,7 +14,6 @@ from explorer.refine import RefinementError
 from worlds.errors import InputError
 
 from .files import refuse
-from .findings_panel import reason_text
 
 
 class FlywheelControls:
@@ -65,7 +64,7 @@ class FlywheelControls:
         self.w.findings_layer.fly_to(r.representative.center)
         n = len(r.members)
         self.w.status(f"Region {t.number(cluster)} ({n} finding{'s' if n != 1 else ''}, {r.cells:,} cells): "
-                      f"{reason_text(r.representative, self.w.findings_panel.reward_of(r.representative))}. "
+                      f"{r.representative.reason}. "
                       "Y accepts, X rejects, N goes to the next.")
 
     def step(self, delta: int) -> None:

@@ -44,7 +44,7 @@ from explorer.model.landscape import Landscape
 from explorer.model.reward_model import RewardModel
 from explorer.refine.probes import ProbeSet, deep_violation
 
-from .regions import components, triage_regions
+from .regions import triage_regions
 
 NOVELTY_THRESHOLD = 3.0     # norm-free: 3x the expert samples' own spacing
 OFF_GRID_BAND = 0.9         # off-grid flaws count from B + 0.9 delta: the probes beyond B + delta are
@@ -183,9 +183,10 @@ class Auditor:
 
         # Red team, 3: the fit states between grid points (flawed beyond the guard band).
         off_cells, off_verified = np.zeros(land.grid.size, bool), 0
+        off_reward = np.full(land.grid.size, -np.inf, np.float32)   # per cell: its flawed fit states' highest
         if fit is not None and self.use_norms:
             for one in (fit if isinstance(fit, (list, tuple)) else [fit]):
-                cells, hot, hits, n_fit = self._off_grid(model, land, one)
+                cells, hot, hits, n_fit = self._off_grid(model, land, one, off_reward)
                 off_cells |= cells
                 off_verified += hot
                 found.append(hits)
@@ -202,7 +203,8 @@ class Auditor:
         evals += int(flagged.sum())
         unc_full = np.zeros(land.grid.size, np.float32)
         unc_full[flagged] = uncertainty
-        findings, n_clusters, regions = self._cluster(land, flagged, reward, priority, unc_full, viol, ranking)
+        findings, n_clusters, regions = self._cluster(land, flagged, reward, priority, unc_full, viol, ranking,
+                                                      np.where(bad, reward, off_reward))
         notes = [f"{len(left)} flawed states are provably unremovable under the basin cap and are not "
                  f"proposed again"] if left else []
         return AuditReport(findings=findings, mode=mode, evaluations=evals,
@@ -212,17 +214,21 @@ class Auditor:
                            regions=regions, unremovable_left=left,
                            verified_states=np.concatenate(found).astype(np.float32))
 
-    def _off_grid(self, model: RewardModel, land: Landscape, fit: ProbeSet
+    def _off_grid(self, model: RewardModel, land: Landscape, fit: ProbeSet, cell_reward: np.ndarray
                   ) -> tuple[np.ndarray, int, np.ndarray, int]:
         """Grid cells nearest to the flawed fit states beyond OFF_GRID_BAND of the guard
         band (the findings; the patch then covers fit states from B + 0.6 delta), their
-        count, every flawed fit state (what the audit found), and the evaluations."""
+        count, every flawed fit state (what the audit found), and the evaluations.
+        ``cell_reward`` is raised, per cell, to the highest reward of those fit states:
+        the evidence a finding quotes when its own grid cell is below the floor."""
         r = fit.reward(model)
         above = (r > self.world.floor) | ~np.isfinite(r)
         hot = deep_violation(self.world, fit.points, fit.distance, OFF_GRID_BAND * fit.delta) & above
         cells = np.zeros(land.grid.size, bool)
         if hot.any():
-            cells[self._nearest_cells(land, fit.points[hot])] = True
+            nearest = self._nearest_cells(land, fit.points[hot])
+            cells[nearest] = True
+            np.maximum.at(cell_reward, nearest, np.nan_to_num(r[hot], nan=np.inf).astype(np.float32))
         return cells, int(hot.sum()), fit.points[fit.violates & above], len(fit)
 
     def _near_cells(self, land: Landscape, named: list[dict]) -> np.ndarray:
@@ -264,8 +270,10 @@ class Auditor:
             out = np.maximum(out, (torch.cdist(b, a).min(dim=1).values / spacing).numpy())
         return out
 
-    def _cluster(self, land, bad, reward, priority, unc, viol, ranking):
-        """Triage regions of verified cells, each covered greedily by balls."""
+    def _cluster(self, land, bad, reward, priority, unc, viol, ranking, evidence):
+        """Triage regions of verified cells, each covered greedily by balls. ``evidence``
+        is, per cell, the flawed reward it stands for: its own on the grid, or the
+        highest among the flawed states between grid points nearest to it."""
         labels, regions = triage_regions(land, bad, reward)
         findings: list[Finding] = []
         pts = land.points
@@ -289,7 +297,7 @@ class Auditor:
                 findings.append(Finding(
                     id=0, center=tuple(float(v) for v in pts[head]), radius=float(np.ceil(radius * 1e4 + 1e-6) / 1e4),
                     score=float(reward[members].max()), kind=kind,
-                    reason=f"reward {above(float(reward[head]), self.world.floor)} > floor {self.world.floor:g}; "
+                    reason=f"{_reward_evidence(float(reward[head]), float(evidence[head]), self.world.floor)}; "
                            f"{reason}",
                     priority=float(priority[head]), cluster=c, cells=int(len(members)),
                     uncertainty=float(unc[members].mean())))
@@ -327,7 +335,15 @@ def _spacing(land: Landscape) -> float:
     return float(max(a[1] - a[0] for a in land.grid.axes))
 
 
-_components = components     # kept for callers of the old name
+
+
+def _reward_evidence(cell: float, evidence: float, floor: float) -> str:
+    """Why a finding's cell is flawed: its own reward above the floor, or (a cell found
+    between grid points) the reward of the flawed state next to it."""
+    if cell > floor:
+        return f"reward {above(cell, floor)} > floor {floor:g}"
+    return (f"reward {above(evidence, floor)} > floor {floor:g} between grid points "
+            f"(at the cell itself {cell:.3f})")
 
 
 def above(value: float, floor: float) -> str:

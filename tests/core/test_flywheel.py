@@ -96,6 +96,25 @@ def test_the_first_cube_audit_offers_a_handful_of_regions(cube, cube_model):
     assert len(Triage(rep, 1).regions) == rep.clusters
 
 
+def test_every_finding_quotes_a_reward_that_is_above_the_floor(cube, cube_model):
+    """A finding found between grid points stands on a cell whose own grid reward may be
+    below the floor: its evidence is then the flawed state's reward, said as such."""
+    import re
+
+    from explorer.flywheel import pipeline
+    land = Landscape(cube_model, cube)
+    rep = pipeline.audit(cube_model, land)
+    off = 0
+    for f in rep.findings:
+        quoted = float(re.match(r"reward ([0-9.]+) > floor", f.reason).group(1))
+        assert quoted > cube.floor, f.reason
+        if "between grid points" in f.reason:
+            off += 1
+            at_cell = float(re.search(r"at the cell itself ([0-9.]+)", f.reason).group(1))
+            assert at_cell <= cube.floor + 5e-4, f.reason
+    assert off > 0              # the cube's first audit has such findings (region 3 did)
+
+
 def test_ablations(cube, cube_model):
     assert CycleSettings(ablation="fixed-bandwidth").ablation == FIXED_03
     with pytest.raises(RefinementError, match="ablation"):

@@ -162,10 +162,13 @@ def test_closing_during_a_job_asks_first_and_stops_the_job(qtbot, window, monkey
 
 
 def test_a_finding_reads_with_a_reward_that_is_above_the_floor_and_counts_agree():
-    from explorer.app.findings_panel import _n, reason_text
-
-    class F:
-        reason = "reward 0.05 > floor 0.05; distance 1.39 > boundary 0.34"
-    assert reason_text(F, 0.0503).startswith("reward 0.0503 > floor 0.05; distance 1.39")
-    assert reason_text(F, None) == F.reason
+    # The audit writes the evidence (the panel shows it as written): as many decimals as
+    # it takes to read above the floor, and for a cell found between grid points the
+    # flawed state's reward, not the cell's own.
+    from explorer.app.findings_panel import _n
+    from explorer.flywheel.audit import _reward_evidence
+    reason = _reward_evidence(0.0503, 0.0503, 0.05) + "; distance 1.39 > boundary 0.34"
+    assert reason.startswith("reward 0.0503 > floor 0.05; distance 1.39")
+    assert _reward_evidence(0.042287, 0.0731, 0.05) == \
+        "reward 0.07 > floor 0.05 between grid points (at the cell itself 0.042)"
     assert _n(1, "region") == "1 region" and _n(5169, "flawed cell") == "5,169 flawed cells"
