@@ -259,7 +259,8 @@ def _metrics(land, before, report, probes, parent, model, accepted=(), flags=(),
     if check is not None and "certified" in check:
         certified = check["certified"]
     elif probes is not None:
-        certified = probes.certify(probes.reward(model), probes.reward(parent), cap=BASIN_CAP)
+        r = probes.reward(model)            # nothing patched: model is parent, evaluate once
+        certified = probes.certify(r, r if model is parent else probes.reward(parent), cap=BASIN_CAP)
     return version_metrics(land, before, report, accepted, flags, patch,
                            kernels=0 if patch is None else int(patch.kernels_added), certified=certified)
 

@@ -103,10 +103,7 @@ class Landscape:
             # A refined model carries a copy of its parent's kernels plus new ones:
             # if the cached kernels are a prefix of the new set, keep their field.
             old, n = self._patch_set, self._patched_count
-            if old is None or len(ps) < n or not (
-                    np.array_equal(ps.centers[:n], old.centers[:n])
-                    and np.array_equal(ps.bandwidths[:n], old.bandwidths[:n])
-                    and np.array_equal(ps.amplitudes[:n], old.amplitudes[:n])):
+            if old is None or not ps.starts_with(old, n):
                 self._patch_field[:] = 0.0
                 self._patched_count = 0
                 self._capped_at = -1

@@ -40,7 +40,6 @@ BW_MAX = 0.30
 LADDER = 0.7               # each rung is 0.7x the bandwidth of the one above
 AMP_MAX = 30.0             # 30 * exp(-8) = 0.01: the truncation step stays well below the floor
 SHIFTS = (0.0, 1.0, 2.0)   # candidate centres, in bandwidths beyond the seed
-CENTROID = True
 RESOLUTION = 1e-4           # reward below anything the floor or the cap can resolve
 
 
@@ -52,13 +51,10 @@ class Targets:
     outward: np.ndarray         # (n, 3) unit direction away from the basin
     owner: np.ndarray           # (n,) the flag each target belongs to
     gap: np.ndarray | None = None       # about the distance to the nearest protected state
-    weight: np.ndarray | None = None
     distance: np.ndarray | None = None  # from the support (for reports)
     flaw: np.ndarray | None = None      # left open, would it count as a flaw? (not a guard-band margin state)
 
     def __post_init__(self) -> None:
-        if self.weight is None:
-            self.weight = np.ones(len(self.points), np.float32)
         if self.gap is None:
             self.gap = np.full(len(self.points), np.inf, np.float32)
         if self.distance is None:
@@ -100,7 +96,6 @@ class Placement:
     bandwidths: list = field(default_factory=list)
     amplitudes: list = field(default_factory=list)
     owners: list = field(default_factory=list)
-    seeds: list = field(default_factory=list)       # the target each kernel was placed for
     covered: np.ndarray | None = None     # targets at the floor after placement
     stuck: np.ndarray | None = None       # seeds no candidate could cover
     exhausted: bool = False               # the kernel budget ran out with targets open
@@ -149,7 +144,7 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
     out.covered[:] = ~open_
     order = np.argsort(-targets.priority, kind="stable")
     rungs = [_f32(fixed_bandwidth)] if fixed_bandwidth is not None else ladder(bw_max, bw_min)
-    batch = _Batch(protected, p_index)
+    batch = _Batch(protected)
     ptr = 0
     while len(out) < budget:
         while ptr < n and (not open_[order[ptr]] or out.stuck[order[ptr]]):
@@ -180,7 +175,6 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
         out.bandwidths.append(bw)
         out.amplitudes.append(amp)
         out.owners.append(int(targets.owner[t]))
-        out.seeds.append(t)
     out.exhausted = bool(open_[~out.stuck].any())
     return out
 
@@ -188,8 +182,8 @@ def place(targets: Targets, protected: Protected, budget: int | None, bw_min: fl
 class _Batch:
     """The kernels placed so far in this batch, for the zone check."""
 
-    def __init__(self, protected: Protected, p_index: StateIndex | None):
-        self.protected, self.p_index = protected, p_index
+    def __init__(self, protected: Protected):
+        self.protected = protected
         self.c, self.bw, self.a = [], [], []
         self._at: dict = {}
 
@@ -254,18 +248,17 @@ def _best_candidate(t, targets, short, open_, rungs, p_index, allow, t_index, am
     # the nearest protected state cannot fit, so the search starts below it.
     for bw in (r for r in rungs if r <= max(float(targets.gap[t]), rungs[-1])):
         bases = [point]
-        if CENTROID:
-            near = t_index.near(point, 2.2 * bw)
-            near = near[open_[near]]
-            if len(near) > 1:
-                bases.append(targets.points[near].mean(axis=0))
+        near = t_index.near(point, 2.2 * bw)
+        near = near[open_[near]]
+        if len(near) > 1:
+            bases.append(targets.points[near].mean(axis=0))
         for base, s in [(b, s) for b in bases for s in SHIFTS]:
             c = (base + s * bw * out_dir).astype(np.float32)
             amp = _f32(min(amp_max, _amplitude_limit(c, bw, p_index, allow, batch)), down=True)
             if amp * np.exp(-0.5 * s * s) < need_t:
                 continue
             idx, v = t_index.values(c, bw, amp)
-            gain = float(np.sum(targets.weight[idx] * (open_[idx] & (v >= short[idx]))))
+            gain = float(np.sum(open_[idx] & (v >= short[idx])))
             if gain > best_gain:
                 best, best_gain = (c, bw, amp), gain
         if best is not None:

@@ -83,9 +83,9 @@ def _probe_check(probes, before: RewardModel, after_model: RewardModel, cap: flo
     r1 = probes.reward(after_model)
     origin = probes.unpatched(after_model) if cumulative else None
     summary = probes.certify(r1, r0, origin, cap=cap)
-    summary["flaws_before"] = int((probes.flaw_zone & ((r0 > floor) | ~np.isfinite(r0))).sum())
-    inside = in_balls(probes.index, flagged) if flagged else np.zeros(len(probes), bool)
     hot0 = probes.flaw_zone & ((r0 > floor) | ~np.isfinite(r0))
+    summary["flaws_before"] = int(hot0.sum())
+    inside = in_balls(probes.index, flagged) if flagged else np.zeros(len(probes), bool)
     hot1 = probes.flaw_zone & ((r1 > floor) | ~np.isfinite(r1))
     new = hot1 & ~hot0
     summary["new_flaws"] = int((new & ~inside).sum())
