@@ -64,18 +64,26 @@ class FileActions:
             self.switch_world(path)
 
     # ---- artifacts ----------------------------------------------------------------
-    def open_artifact(self, directory: str) -> bool:
+    def _replace(self, what: str, title: str, load) -> Session | None:
+        """Open another session in place of this one: refused while a job runs, a
+        dialog (and stderr) if it cannot be loaded, unsaved work asked about first."""
         if self.w.jobs.busy:
-            self.w.status(f"Cannot open an artifact now: {self.w.jobs.kind} is running (press Stop first)")
-            return False
+            self.w.status(f"Cannot open {what} now: {self.w.jobs.kind} is running (press Stop first)")
+            return None
         try:
-            other = Session.from_artifact(directory)
+            other = load()
         except (InputError, OSError) as exc:
-            refuse(self.w, "Cannot open artifact", exc)
-            return False
-        if not self.maybe_save("Open artifact"):
-            return False
+            refuse(self.w, f"Cannot open {title}", exc)
+            return None
+        if not self.maybe_save(f"Open {title}"):
+            return None
         self.session.replace_with(other)
+        return other
+
+    def open_artifact(self, directory: str) -> bool:
+        other = self._replace("an artifact", "artifact", lambda: Session.from_artifact(directory))
+        if other is None:
+            return False
         self.w.status(f"Opened {directory}: {other.world.name} v{other.current}")
         return True
 
@@ -86,18 +94,10 @@ class FileActions:
 
     def open_model(self, path: str) -> bool:
         """Any reward model (ONNX) on its sidecar's world, or on the world shown now."""
-        if self.w.jobs.busy:
-            self.w.status(f"Cannot open a model now: {self.w.jobs.kind} is running (press Stop first)")
-            return False
         world = None if Path(path).with_suffix(".json").is_file() else self.session.world
-        try:
-            other = Session.from_model(path, world)
-        except (InputError, OSError) as exc:
-            refuse(self.w, "Cannot open reward model", exc)
+        other = self._replace("a model", "reward model", lambda: Session.from_model(path, world))
+        if other is None:
             return False
-        if not self.maybe_save("Open reward model"):
-            return False
-        self.session.replace_with(other)
         from explorer.refine.sculpting import refusals
         off = "; ".join(refusals(other.model).values())
         self.w.status(f"Opened {Path(path).name} on {other.world.name}: audit it, flag it, patch it"

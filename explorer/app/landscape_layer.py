@@ -27,7 +27,6 @@ class LandscapeLayer(QObject):
         self.viewing: int | None = None          # a stored version previewed from History
         self._job_base: np.ndarray | None = None
         self._job_kind = ""
-        self._training_world = None
         ev = session.events
         ev.reset.connect(self.rebuild)
         ev.model.connect(lambda _m: self._leave_version_view() or self.redraw())
@@ -61,7 +60,6 @@ class LandscapeLayer(QObject):
     def show_world(self, world) -> None:
         """The world and its expert data, before any model (a training then fills in
         the landscape as it forms)."""
-        self._training_world = world
         self.view.build(world, world.grid().points, None, self.session.flags if world is self.session.world
                         else (), violates=None)
         self.built.emit()

@@ -29,7 +29,6 @@ def build_side(w) -> None:
     flywheel_tab.setStretchFactor(0, 3)
     flywheel_tab.setStretchFactor(1, 2)
     flywheel_tab.setStretchFactor(2, 0)
-    w.flywheel_splitter = flywheel_tab
     w.tabs = QTabWidget()
     w.tabs.addTab(refine_tab, "Refine && flags")
     w.tabs.addTab(flywheel_tab, "Flywheel")

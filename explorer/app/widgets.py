@@ -85,8 +85,6 @@ class MessageLog(QPlainTextEdit):
         self.setReadOnly(True)
         self.setMaximumBlockCount(self.MAX_LINES)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        self.lines = 0
 
     def add(self, text: str) -> None:
         self.appendPlainText(f"{time.strftime('%H:%M:%S')}  {text}")
-        self.lines += 1

@@ -38,7 +38,6 @@ class Marks:
     ghosts_shown: bool = True
     flaw_cells: int = 0
     ghost_cells: int = 0
-    flaw_max: float = 0.0
     flawed: np.ndarray | None = None        # the cells the overlay colours red
 
 
@@ -95,7 +94,6 @@ def update(m: Marks | None, reward: np.ndarray, violates: np.ndarray | None,
         flawed = np.zeros(len(r), bool)
     m.flawed = flawed
     m.flaw_cells = int(flawed.sum())
-    m.flaw_max = float(r[flawed].max()) if m.flaw_cells else 0.0
     if m.world.is_terrain:
         n = round(np.sqrt(len(r)))
         m.line_source["flaw"][:] = flawed.astype(np.float32).reshape(n, n).T.reshape(-1)
