@@ -40,8 +40,7 @@ RUN = textwrap.dedent('''
     marks = {}
     def mark(name):
         marks.setdefault(name, time.perf_counter() - t0)
-    if hasattr(w, "resultDrawn"):
-        w.resultDrawn.connect(lambda _complete: mark("first_drawn"))
+    w.resultDrawn.connect(lambda _complete: mark("first_drawn"))
     w.runDone.connect(lambda ok: (mark("first_drawn"), mark("complete"), app.quit()))
     t0 = time.perf_counter()
     w.start()

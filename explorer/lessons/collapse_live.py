@@ -141,10 +141,3 @@ def stream(world_name: str, rounds: int, seeds: int, stop: threading.Event,
                 gen.close()
     return replace(base, arms={arm: _arm(arm, done[arm], None, first.get(arm)) for arm in arms},
                    step=total, steps=total, text="done", complete=True)
-
-
-def summary_row(run: ArmRun, t: int | None = None) -> dict:
-    """The numbers a legend shows for an arm at round ``t`` (its last round if None)."""
-    t = run.last_round if t is None else int(np.clip(t, 0, run.last_round))
-    return {"round": t, "true_utility": float(run.true_utility[t]), "proxy_reward": float(run.proxy_reward[t]),
-            "noise_norm": float(run.noise_norm[t])}

@@ -180,10 +180,10 @@ def add_overlays(plotter, world: World, show: dict | None = None, scale: float =
                          render_points_as_spheres=True, pickable=False, name="expert_samples", render=False),
     ] + [plotter.add_mesh(pv.lines_from_points(r), color="black", line_width=3 * scale, pickable=False,
                           name=f"expert_route_{i}", render=False) for i, r in enumerate(routes)]
-    actors["goals"] = [plotter.add_mesh(_region_outline(world, g), color="#1a9850", line_width=3 * scale,
+    actors["goals"] = [plotter.add_mesh(region_outline(world, g), color="#1a9850", line_width=3 * scale,
                                         pickable=False, name=f"goal_{g.name}", style="wireframe", render=False)
                        for g in world.goals]
-    actors["hazards"] = [plotter.add_mesh(_region_outline(world, h), color="#d73027", line_width=3 * scale,
+    actors["hazards"] = [plotter.add_mesh(region_outline(world, h), color="#d73027", line_width=3 * scale,
                                           pickable=False, name=f"hazard_{h.name}", style="wireframe", render=False)
                          for h in world.hazards]
     actors["boundary"] = []
@@ -200,7 +200,8 @@ def add_overlays(plotter, world: World, show: dict | None = None, scale: float =
     return actors
 
 
-def _region_outline(world: World, region) -> pv.PolyData:
+def region_outline(world: World, region) -> pv.PolyData:
+    """A ring on the ground (terrain) or a wireframe sphere (volume)."""
     c = np.asarray(region.center, float)
     if world.is_terrain:
         theta = np.linspace(0, 2 * np.pi, 64)

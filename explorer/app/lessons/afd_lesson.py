@@ -20,14 +20,14 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from explorer.lessons.afd import BON_NS, RM_NAMES
+from explorer.lessons.afd_live import FIT_ORDER
+
 from .afd_plot import RM_COLOURS, BonPlot
 from .afd_view import AfdView
 from .base import LessonWindow
 
 WORLDS = ("cube", "ridge", "twin-goals", "canyon")
-RM_ORDER = ("init-sft", "init-demo", "sft-demo", "closed-form")      # afd.RM_NAMES
-FIT_ORDER = ("closed-form", "init-sft", "init-demo", "sft-demo")     # afd_live.FIT_ORDER: cheapest first
-BON_NS = (1, 2, 4, 8, 16, 32, 64)                                     # afd.BON_NS
 RM_TIPS = {
     "init-sft": "Init-SFT: SFT's routes against the initial policy's (the paper's tailored model)",
     "init-demo": "Init-demo: the demonstrations against the initial policy's routes",
@@ -74,7 +74,7 @@ class AfdLesson(LessonWindow):
             self.world_combo.setCurrentIndex(WORLDS.index(initial_world))
         self.world_combo.currentIndexChanged.connect(lambda _i: self.show_world())
         self.rm_combo = QComboBox()
-        for i, rm in enumerate(RM_ORDER):
+        for i, rm in enumerate(RM_NAMES):
             self.rm_combo.addItem(rm, rm)
             self.rm_combo.setItemData(i, RM_TIPS[rm], Qt.ItemDataRole.ToolTipRole)
         self.rm_combo.setToolTip("The reward model drawn in the view (every fitted one is in the plot)")

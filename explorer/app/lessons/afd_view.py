@@ -151,7 +151,6 @@ class AfdView(QWidget):
         return w * (1.7 if self.presenter else 1.0)
 
     def _legend(self, entries) -> None:
-        self.legend_entries = list(entries)
         size = (0.42, 0.05 * len(entries)) if not self.presenter else (0.62, 0.075 * len(entries))
         self.plotter.add_legend(labels=[[t, c] for t, c in entries], bcolor="white", border=True, size=size,
                                 loc="upper left", face="-", name="legend", background_opacity=0.85)

@@ -33,22 +33,12 @@ def ground(plotter, world) -> None:
         plotter.add_mesh(box.outline(), color="#909090", line_width=1, name="bounds", pickable=False, render=False)
 
 
-def _outline(world, region) -> pv.PolyData:
-    """A ring on the ground (terrain) or a wireframe sphere (volume)."""
-    c = np.asarray(region.center, float)
-    if world.is_terrain:
-        theta = np.linspace(0, 2 * np.pi, 64)
-        xy = c[None, :2] + region.radius * np.stack([np.cos(theta), np.sin(theta)], axis=1)
-        return pv.lines_from_points(world.to_state(xy) + [0, 0, 0.02 * span(world)], close=True)
-    return pv.Sphere(radius=region.radius, center=c, theta_resolution=16, phi_resolution=12)
-
-
 def regions(plotter, world, presenter: bool = False) -> None:
     """Goals (green, see-through: paths end inside them) and hazards (red)."""
     width = 4 if presenter else 3
     for kind, colour, opacity, items in (("goal", GOAL, 0.35, world.goals), ("hazard", HAZARD, 1.0, world.hazards)):
         for r in items:
-            plotter.add_mesh(_outline(world, r), color=colour, line_width=width, style="wireframe",
+            plotter.add_mesh(sc.region_outline(world, r), color=colour, line_width=width, style="wireframe",
                              opacity=opacity, name=f"{kind}_{r.name}", pickable=False, render=False)
 
 
