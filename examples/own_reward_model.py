@@ -26,7 +26,7 @@ import torch
 import worlds
 from explorer import Session
 from explorer.model.onnx_export import export_onnx
-from explorer.model.onnx_model import disabled_refinements
+from explorer.refine.sculpting import refusals
 
 
 def train_reward_mlp(states_expert: np.ndarray, lo: np.ndarray, hi: np.ndarray, steps: int,
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{len(audit.findings)} findings in {audit.clusters} regions")
     for f in audit.cluster_representatives()[:3]:
         print(f"  ({', '.join(f'{v:+.2f}' for v in f.center)}) r={f.radius:.2f}: {f.reason}")
-    for op, why in disabled_refinements(s.model).items():
+    for op, why in refusals(s.model).items():
         print(f"  {op}: {why}")
     # 3. Patch what the audit found (one unattended flywheel turn, top 4 findings).
     cycle = s.cycle(accept="top:4")

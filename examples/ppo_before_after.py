@@ -19,7 +19,7 @@ import torch
 
 import worlds
 from explorer import Session
-from explorer.policy.agent import AgentConfig, start_state, summary, train_agent, with_overrides
+from explorer.policy.agent import AgentConfig, run_seeds, start_state, summary, with_overrides
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"steps from ({', '.join(f'{v:+.2f}' for v in start)})")
     table = {}
     for label, model in (("v1", v1), (f"refined v{refined.version}", refined)):
-        results = [train_agent(model, world, steps, s, config) for s in range(seeds)]
+        results = run_seeds(model, world, steps, seeds, config)
         table[label] = {"seeds": [r.to_dict() for r in results], "summary": summary(results)}
         for r in results:
             print(f"  {label:<12} seed {r.seed}: {r.end:<9} true return {r.true_return:7.2f}"

@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 
-from worlds.errors import InputError
 
 from explorer.cli.export_onnx import load_artifact_and_world
 
@@ -85,4 +84,4 @@ def _coords(text: str) -> tuple[float, ...]:
     return vals
 
 
-__all__ = ["register", "run", "InputError"]
+__all__ = ["register", "run"]

@@ -126,7 +126,7 @@ def cycle(args) -> int:
                          "unremovable": [{k: (list(map(float, v)) if k in ("state", "blocking_basin_state") else v)
                                           for k, v in u.items()} for u in res.unremovable],
                          "audit_evaluations": m.get("audit_evaluations"), "messages": res.messages})
-            if not res.released or getattr(res, "stalled", False):
+            if not res.released or res.stalled:
                 break
         if args.out:
             s.save_artifact(args.out, overwrite=args.force)

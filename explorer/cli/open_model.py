@@ -37,7 +37,7 @@ def run(args) -> int:
 
     from explorer.flywheel.pipeline import CycleSettings
     from explorer.model.metrics import landscape_metrics
-    from explorer.model.onnx_model import disabled_refinements
+    from explorer.refine.sculpting import refusals
     from explorer.session import Session
 
     torch.set_num_threads(args.threads)
@@ -56,7 +56,7 @@ def run(args) -> int:
     if args.out:
         s.save_artifact(args.out, overwrite=args.force)
     arch = model.expertness.arch
-    disabled = disabled_refinements(model)
+    disabled = refusals(model)
     reps = audit.cluster_representatives()
     result = {"model": str(args.model), "world": world.name, "input": arch.input_name,
               "output": arch.output_name, "output_kind": arch.output, "batch": arch.batch or None,

@@ -52,7 +52,7 @@ from explorer.model.patches import PatchSet
 from explorer.model.reward_model import RewardModel, TrainingConfig
 
 __all__ = ["OnnxArchitecture", "OnnxExpertness", "OnnxModelError", "OnnxRunner", "import_model",
-           "disabled_refinements", "is_imported", "register_artifact_kind", "expertness_from_output"]
+           "register_artifact_kind", "expertness_from_output"]
 
 ARTIFACT_KIND = "onnx-model"
 MAX_MODEL_BYTES = 64 * 1024 * 1024   # a reward over 3-D states needs far less
@@ -277,18 +277,6 @@ def import_model(path: str | Path, world: World | str | None = None, sidecar: st
 
 
 # ------------------------------------------------------------------ what applies
-def is_imported(model: RewardModel) -> bool:
-    return isinstance(model.expertness, OnnxExpertness)
-
-
-def disabled_refinements(model: RewardModel) -> dict[str, str]:
-    """Refinements that do not apply to this model, with the reason to show
-    (menu items and commands disable themselves with it). Empty for our own."""
-    if not is_imported(model):
-        return {}
-    return refusals(model.expertness.arch)
-
-
 def refusals(arch) -> dict[str, str]:
     out = {"data_patch": "data-driven patching fine-tunes E_theta; an imported ONNX model has no "
                          "trainable E_theta here: use a local patch"}

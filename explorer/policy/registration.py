@@ -47,8 +47,6 @@ def env_id(world_name: str, continuous: bool = False) -> str:
 def load_reward(artifact: str | Path, world: World) -> RewardModel:
     """An artifact's reward model, checked to be made on ``world`` (same file bytes)."""
     from explorer.model import artifact as artifacts
-    from explorer.model import onnx_model
-    onnx_model.register_artifact_kind()      # imported models load like our own
     model = artifacts.load(artifact)
     if model.world_hash != world.file_hash:
         raise InputError(str(artifact), "world", f"an artifact made on world '{world.name}' "

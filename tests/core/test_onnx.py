@@ -16,9 +16,10 @@ from explorer.model.flags import make_flags
 from explorer.model.landscape import Landscape
 from explorer.model.mapping import g_psi
 from explorer.model.onnx_export import TOLERANCE, ExportError, export_onnx, run_exported
-from explorer.model.onnx_model import (OnnxModelError, disabled_refinements, import_model,
+from explorer.model.onnx_model import (OnnxModelError, import_model,
                                        register_artifact_kind)
 from explorer.refine.data_patch import DataDrivenPatch
+from explorer.refine.sculpting import refusals
 from explorer.refine import RefinementError, local_patch, regression_check
 
 register_artifact_kind()
@@ -97,13 +98,13 @@ def test_sidecar_range_input_scaling_and_error_output(tmp_path, cube):
     shifted = pts - np.float32([0.1, 0, 0])
     assert np.max(np.abs(m.reward(pts) - np.clip(bump(shifted) / 2.0, 0, 1))) < 1e-5
     assert m.metrics["output_range_source"] == "sidecar"
-    assert "sculpt" in disabled_refinements(m) and "data_patch" in disabled_refinements(m)
+    assert "sculpt" in refusals(m) and "data_patch" in refusals(m)
     # An error output: psi applies (and sculpting is allowed).
     (tmp_path / "m.json").write_text(json.dumps({"output": {"kind": "error", "range": [0.0, 2.0]},
                                                  "psi": {"l_min": 0.0, "l_max": 0.5, "k": 2.0}}))
     e = import_model(path, cube)
     assert np.max(np.abs(e.reward(pts) - g_psi(bump(pts), e.psi))) < 1e-5
-    assert set(disabled_refinements(e)) == {"data_patch"}
+    assert set(refusals(e)) == {"data_patch"}
     _check_export(e, cube, tmp_path, "error_kind")
     (tmp_path / "m.json").write_text(json.dumps({"output": {"kind": "error"}}))
     cal = import_model(path, cube)                              # psi calibrated on the expert samples
